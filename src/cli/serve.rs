@@ -1,0 +1,94 @@
+//! `renvo serve`: first-run set-up, the HTTP server, background work, graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{CliError, SharedStore};
+use crate::config::ServeOptions;
+use crate::domain::Mode;
+use crate::domain::key::Scope;
+use crate::domain::timestamp::Timestamp;
+use crate::http::{AppState, router};
+
+/// Longest wait for requests in flight once a shutdown signal arrives.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
+pub async fn run(store: SharedStore, options: ServeOptions) -> Result<(), CliError> {
+    bootstrap(&store).await?;
+
+    let dispatcher = Arc::new(Notify::new());
+    let state = AppState::new(store.clone(), options.rate_limit, dispatcher);
+    let listener = TcpListener::bind(options.listen).await?;
+    tracing::info!(address = %options.listen, "listening");
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    let purger = tokio::spawn(purge_loop(store.clone(), shutdown.clone()));
+
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let drain_limit = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(DRAIN_LIMIT).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        () = drain_limit => tracing::warn!("requests still in flight after 30 s; stopping anyway"),
+    }
+    purger.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// On an empty database: one account and its first keys, printed once.
+async fn bootstrap(store: &SharedStore) -> Result<(), CliError> {
+    if !store.list_accounts().await?.is_empty() {
+        return Ok(());
+    }
+    let account = store.create_account("default").await?;
+    let (_, test_key) = store.create_api_key(account.id, Mode::Test, Scope::ReadWrite).await?;
+    let (_, live_key) = store.create_api_key(account.id, Mode::Live, Scope::ReadWrite).await?;
+    println!("Created account {} with two read_write API keys. They are shown only this once:", account.id);
+    println!("  test key: {}", test_key.expose());
+    println!("  live key: {}", live_key.expose());
+    Ok(())
+}
+
+async fn wait_for_signal(shutdown: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+    shutdown.cancel();
+}
+
+/// Drops events past 30 days and idempotency keys past 24 hours.
+async fn purge_loop(store: SharedStore, shutdown: CancellationToken) {
+    loop {
+        match store.purge_expired(Timestamp::now()).await {
+            Ok(removed) => tracing::debug!(removed, "purged expired records"),
+            Err(error) => tracing::warn!(error = &error as &dyn std::error::Error, "purge failed"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(PURGE_INTERVAL) => {},
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The command line and its configuration: every setting is a flag, then a `RENVO_…`
+//! environment variable, then a default. `--help` is built from these docs.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Renvo: a self-hostable server for the Renvo Customers API.
+#[derive(Debug, Parser)]
+#[command(name = "renvo", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every command shares.
+#[derive(Debug, Args)]
+pub struct GlobalOptions {
+    /// Database to open: `sqlite://PATH` (created if missing) or `postgres://…`.
+    #[arg(long, env = "RENVO_DATABASE_URL", default_value = "sqlite://renvo.db", global = true)]
+    pub database_url: String,
+
+    /// Most database connections this process opens (PostgreSQL pool size).
+    #[arg(long, env = "RENVO_DATABASE_MAX_CONNECTIONS", default_value_t = 16, global = true)]
+    pub database_max_connections: u32,
+
+    /// Log line format on stderr.
+    #[arg(long, env = "RENVO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and deliver webhooks.
+    Serve(ServeOptions),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// Settings of `renvo serve`.
+#[derive(Debug, Args)]
+pub struct ServeOptions {
+    /// Address to listen on.
+    #[arg(long, env = "RENVO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Requests per second allowed per API key; 0 turns the limit off.
+    #[arg(long, env = "RENVO_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Create an account; prints its id.
+    Create {
+        /// The business's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key; prints the key, which is shown only this once.
+    Create {
+        /// `read` allows GET; `read_write` allows every method.
+        #[arg(long, value_parser = ["read", "read_write"])]
+        scope: String,
+        /// `live` or `test` data.
+        #[arg(long, value_parser = ["live", "test"], default_value = "test")]
+        mode: String,
+        /// Account id (`acct_…`); defaults to the only account, made if there is none.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// List an account's keys (never the secrets).
+    List {
+        /// Account id (`acct_…`); defaults to the only account.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Revoke a key by its id (`key_…`).
+    Revoke {
+        /// The key's id, as `keys list` shows it.
+        key_id: String,
+    },
+}

@@ -1,0 +1,211 @@
+//! Request bodies: `Content-Type: application/json`, at most 64 KiB, exactly one JSON object
+//! with no repeated keys; then typed access to each field by name.
+
+use std::fmt;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+
+/// Largest body accepted; larger ones are answered 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A request body that is one JSON object, its fields in the order sent.
+#[derive(Debug)]
+pub struct JsonObject {
+    entries: Vec<(String, Value)>,
+}
+
+/// A field as sent: absent, `null`, or a value.
+#[derive(Debug, PartialEq)]
+pub enum Field<T> {
+    Absent,
+    Null,
+    Set(T),
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(request.headers().get(header::CONTENT_TYPE)) {
+            return Err(ApiError::content_type_invalid());
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::body_too_large(MAX_BODY_BYTES)
+            } else {
+                ApiError::body_invalid("The request body could not be read.")
+            }
+        })?;
+        JsonObject::parse(&bytes)
+    }
+}
+
+fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
+    let Some(text) = content_type.and_then(|value| value.to_str().ok()) else { return false };
+    let media_type = text.split(';').next().unwrap_or("").trim();
+    media_type.eq_ignore_ascii_case("application/json")
+}
+
+impl JsonObject {
+    pub fn parse(bytes: &[u8]) -> Result<JsonObject, ApiError> {
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            let shown = if first.is_none() { "empty" } else { "not a JSON object" };
+            return Err(ApiError::body_invalid(format!(
+                "The request body is {shown}; send one JSON object, such as {{\"full_name\": \"Jane Doe\"}}."
+            )));
+        }
+        let entries: Entries = serde_json::from_slice(bytes).map_err(|error| {
+            ApiError::body_invalid(format!("The request body is not valid JSON: {error}."))
+        })?;
+        if let Some(key) = entries.duplicate {
+            return Err(ApiError::body_invalid(format!(
+                "The request body names `{key}` more than once; send each field once."
+            ))
+            .with_param(key));
+        }
+        Ok(JsonObject { entries: entries.items })
+    }
+
+    /// Refuses any field outside `known`, telling read-only fields apart from unknown ones.
+    pub fn allow_only(&self, known: &[&str], read_only: &[&str]) -> Result<(), ApiError> {
+        match self.entries.iter().find(|(key, _)| !known.contains(&key.as_str())) {
+            Some((key, _)) if read_only.contains(&key.as_str()) => Err(ApiError::read_only(key)),
+            Some((key, _)) => Err(ApiError::unknown(key)),
+            None => Ok(()),
+        }
+    }
+
+    /// A string field; any other JSON type is refused naming the field.
+    pub fn text(&self, name: &str) -> Result<Field<&str>, ApiError> {
+        match self.get(name) {
+            None => Ok(Field::Absent),
+            Some(Value::Null) => Ok(Field::Null),
+            Some(Value::String(text)) => Ok(Field::Set(text)),
+            Some(other) => Err(ApiError::invalid(
+                name,
+                format!("`{name}` must be a string, not {}.", type_name(other)),
+            )),
+        }
+    }
+
+    /// An array-of-strings field.
+    pub fn text_list(&self, name: &str) -> Result<Field<Vec<&str>>, ApiError> {
+        let not_list = || ApiError::invalid(name, format!("`{name}` must be an array of strings."));
+        match self.get(name) {
+            None => Ok(Field::Absent),
+            Some(Value::Null) => Ok(Field::Null),
+            Some(Value::Array(items)) => {
+                items.iter().map(|item| item.as_str().ok_or_else(not_list)).collect::<Result<_, _>>().map(Field::Set)
+            }
+            Some(_) => Err(not_list()),
+        }
+    }
+
+    /// A digest of the fields, independent of their order and spacing, for idempotency.
+    pub fn digest(&self) -> String {
+        let mut sorted: Vec<_> = self.entries.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut hasher = Sha256::new();
+        for (key, value) in sorted {
+            hasher.update(key.as_bytes());
+            hasher.update([0]);
+            hasher.update(value.to_string().as_bytes());
+            hasher.update([0]);
+        }
+        hex::encode(hasher.finalize())
+    }
+
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.entries.iter().find(|(key, _)| key == name).map(|(_, value)| value)
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The top-level object's entries, keeping order and noting the first repeated key.
+struct Entries {
+    items: Vec<(String, Value)>,
+    duplicate: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EntriesVisitor)
+    }
+}
+
+struct EntriesVisitor;
+
+impl<'de> Visitor<'de> for EntriesVisitor {
+    type Value = Entries;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+        let mut entries = Entries { items: Vec::new(), duplicate: None };
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            if entries.duplicate.is_none() && entries.items.iter().any(|(seen, _)| *seen == key) {
+                entries.duplicate = Some(key.clone());
+            }
+            entries.items.push((key, value));
+        }
+        Ok(entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(body: &str) -> &'static str {
+        JsonObject::parse(body.as_bytes()).err().map(|e| e.code()).unwrap_or("ok")
+    }
+
+    #[test]
+    fn one_object_parses() {
+        assert_eq!(code_of(r#" {"full_name": "Jane"} "#), "ok");
+        assert_eq!(code_of("{}"), "ok");
+    }
+
+    #[test]
+    fn non_objects_duplicates_and_trailing_bytes_are_refused() {
+        for body in ["", "[]", "\"x\"", "null", "{\"a\":1}{}", "{\"a\":1} x", "{\"a\":1,\"a\":2}", "{\"a\":"] {
+            assert_eq!(code_of(body), "body_invalid", "{body}");
+        }
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let object = JsonObject::parse(br#"{"email": 5}"#).unwrap();
+        let error = object.text("email").unwrap_err();
+        assert_eq!(error.code(), "parameter_invalid");
+    }
+
+    #[test]
+    fn digest_ignores_order_and_spacing() {
+        let a = JsonObject::parse(br#"{"a":1,"b":"x"}"#).unwrap();
+        let b = JsonObject::parse(br#"{ "b" : "x", "a" : 1 }"#).unwrap();
+        let c = JsonObject::parse(br#"{"a":2,"b":"x"}"#).unwrap();
+        assert_eq!(a.digest(), b.digest());
+        assert_ne!(a.digest(), c.digest());
+    }
+}

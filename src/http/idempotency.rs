@@ -1,0 +1,29 @@
+//! The `Idempotency-Key` header: read and checked here, honoured by the store in the same
+//! transaction as the write it protects.
+
+use axum::http::{HeaderMap, Method};
+
+use super::body::JsonObject;
+use super::error::ApiError;
+use crate::store::IdempotencyClaim;
+
+pub const HEADER: &str = "idempotency-key";
+
+/// The claim for this request, or `None` without the header.
+pub fn idempotency_claim(
+    headers: &HeaderMap,
+    method: &Method,
+    canonical_path: &str,
+    body: &JsonObject,
+) -> Result<Option<IdempotencyClaim>, ApiError> {
+    let Some(value) = headers.get(HEADER) else { return Ok(None) };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| (0x20..0x7f).contains(&b)))
+        .ok_or_else(|| {
+            ApiError::invalid("Idempotency-Key", "`Idempotency-Key` must be 1 to 255 printable ASCII characters.")
+        })?;
+    let fingerprint = format!("{method} {canonical_path} {}", body.digest());
+    Ok(Some(IdempotencyClaim { key: key.to_owned(), fingerprint }))
+}

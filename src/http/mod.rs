@@ -1,0 +1,201 @@
+//! The HTTP layer: the router every entry point shares, the request middleware, and one module
+//! per resource.
+
+pub mod auth;
+pub mod body;
+pub mod customers;
+pub mod error;
+pub mod events;
+pub mod idempotency;
+pub mod list;
+pub mod ops;
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
+use rand::RngExt;
+use serde::Serialize;
+use tokio::sync::Notify;
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
+
+use self::error::{ApiError, REQUEST_ID};
+use crate::domain::ApiKeyId;
+use crate::domain::timestamp::Timestamp;
+use crate::store::{Store, StoredResponse};
+
+/// The API revision served when a request names none, and the only one known.
+pub const CURRENT_VERSION: &str = "2026-05-05";
+const VERSION_HEADER: &str = "renvo-version";
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    rate_limiter: Option<DefaultKeyedRateLimiter<ApiKeyId>>,
+    key_use: Mutex<HashMap<ApiKeyId, i64>>,
+    dispatcher: Arc<Notify>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl AppState {
+    /// `rate_limit` is requests per second per key; 0 turns the limit off.
+    pub fn new(store: Arc<dyn Store>, rate_limit: u32, dispatcher: Arc<Notify>) -> AppState {
+        let rate_limiter = NonZeroU32::new(rate_limit).map(|n| RateLimiter::keyed(Quota::per_second(n)));
+        AppState {
+            inner: Arc::new(Shared {
+                store,
+                rate_limiter,
+                key_use: Mutex::new(HashMap::new()),
+                dispatcher,
+                metrics: crate::telemetry::metrics_handle(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Tells the webhook dispatcher that new work was committed.
+    pub fn wake_dispatcher(&self) {
+        self.inner.dispatcher.notify_one();
+    }
+
+    fn check_rate(&self, key: ApiKeyId) -> Result<(), ApiError> {
+        let Some(limiter) = &self.inner.rate_limiter else { return Ok(()) };
+        limiter.check_key(&key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            ApiError::rate_limited(wait.as_secs_f64().ceil() as u64)
+        })
+    }
+
+    /// `true` for the one request that should refresh this key's `last_used_at` now.
+    fn claim_key_use(&self, key: ApiKeyId, now: Timestamp, resolution_millis: i64) -> bool {
+        let mut seen = self.inner.key_use.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let last = seen.get(&key).copied().unwrap_or(i64::MIN);
+        if now.unix_millis().saturating_sub(last) < resolution_millis {
+            return false;
+        }
+        seen.insert(key, now.unix_millis());
+        true
+    }
+
+    fn render_metrics(&self) -> String {
+        self.inner.metrics.as_ref().map(|handle| handle.render()).unwrap_or_default()
+    }
+}
+
+/// The whole API: every route under `/v1` and, identically, under `/api/v1`.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new().merge(customers::router()).merge(events::router());
+    Router::new()
+        .nest("/v1", v1.clone())
+        .nest("/api/v1", v1)
+        .merge(ops::router())
+        .fallback(route_missing)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(observe))
+        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal().into_response()))
+        .with_state(state)
+}
+
+async fn route_missing(method: Method, uri: Uri) -> ApiError {
+    ApiError::route_missing(method.as_str(), uri.path())
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::method_not_allowed(method.as_str(), uri.path())
+}
+
+/// One span per request, the request id, the API version, and the request metrics.
+async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let route = route.strip_prefix("/api").unwrap_or(&route).to_owned();
+    let span = tracing::info_span!(
+        "request",
+        method = %method,
+        route = %route,
+        request_id = %request_id,
+        account = tracing::field::Empty,
+        mode = tracing::field::Empty,
+    );
+
+    let handled = async {
+        match requested_version(request.headers()) {
+            Ok(_) => next.run(request).await,
+            Err(error) => error.into_response(),
+        }
+    };
+    let mut response = REQUEST_ID.scope(request_id.clone(), handled.instrument(span.clone())).await;
+
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert("request-id", value);
+    }
+    headers.insert(VERSION_HEADER, HeaderValue::from_static(CURRENT_VERSION));
+
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    let labels = [("route", route), ("method", method.to_string()), ("status", status.to_string())];
+    metrics::counter!("renvo_http_requests_total", &labels).increment(1);
+    metrics::histogram!("renvo_http_request_duration_seconds", &labels[..2]).record(elapsed.as_secs_f64());
+    span.in_scope(|| tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1e3, "request finished"));
+    response
+}
+
+fn requested_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
+    let Some(value) = headers.get(VERSION_HEADER) else { return Ok(CURRENT_VERSION) };
+    if value.as_bytes() == CURRENT_VERSION.as_bytes() {
+        return Ok(CURRENT_VERSION);
+    }
+    let shown = value.to_str().unwrap_or("(not text)");
+    Err(ApiError::invalid(
+        "Renvo-Version",
+        format!("Unknown Renvo-Version `{shown}`; the known version is {CURRENT_VERSION}."),
+    ))
+}
+
+fn new_request_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::rng();
+    let tail: String = (0..20).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect();
+    format!("req_{tail}")
+}
+
+/// A 200 with a JSON body.
+pub fn json_response<T: Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "response did not serialize");
+            ApiError::internal().into_response()
+        }
+    }
+}
+
+/// The response a write produced or an idempotency key replays, byte for byte.
+pub fn stored_response(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], stored.body).into_response();
+    if stored.replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}

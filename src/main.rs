@@ -1,0 +1,18 @@
+//! The `renvo` binary: parse the command line, set up tracing, run the command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = renvo::config::Cli::parse();
+    renvo::telemetry::init_tracing(cli.global.log_format);
+    match renvo::cli::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

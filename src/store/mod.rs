@@ -1,0 +1,198 @@
+//! The storage seam: one trait the HTTP layer and the workers call, with a SQLite and a
+//! PostgreSQL implementation behind it. All SQL lives in the backend modules.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::customer::{Customer, CustomerPatch, NewCustomer};
+use crate::domain::event::{Event, EventType};
+use crate::domain::key::{ApiKey, Scope, SecretKey};
+use crate::domain::timestamp::Timestamp;
+use crate::domain::{AccountId, ApiKeyId, CustomerId, EventId, Mode, Tenant};
+
+pub mod postgres;
+pub mod sqlite;
+
+/// Failures of the store that callers act on; everything else is `Internal`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the idempotency key was used with another request")]
+    IdempotencyKeyReused,
+    #[error("a request with this idempotency key is still in progress")]
+    IdempotencyKeyInUse,
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("the write transaction failed to commit")]
+    CommitFailed,
+    #[error("the database writer has stopped")]
+    WriterStopped,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Opens the backend a database URL names, bringing its schema up to date first.
+pub async fn open(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        postgres::open(url, max_connections).await
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::Invalid(format!(
+            "unsupported database URL scheme in `{}`: use sqlite:// or postgres://",
+            url.split("://").next().unwrap_or(url)
+        )))
+    }
+}
+
+/// An account: one rental business.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+/// What authenticating a key yields.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KeyGrant {
+    pub key: ApiKeyId,
+    pub tenant: Tenant,
+    pub scope: Scope,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// The request an idempotency key was first used with, and the key itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    pub key: String,
+    /// Method, canonical path and a digest of the body: a replay must match it exactly.
+    pub fingerprint: String,
+}
+
+/// A response kept for an idempotency key, or the one a write just produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+    pub replayed: bool,
+}
+
+/// One page of a keyset walk, newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+}
+
+/// Where a page starts and how long it is; `after` is the uuid of an id (existing or not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<uuid::Uuid>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Answers only when the database does.
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn create_account(&self, name: &str) -> StoreResult<Account>;
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
+    async fn account(&self, id: AccountId) -> StoreResult<Option<Account>>;
+
+    async fn create_api_key(&self, account: AccountId, mode: Mode, scope: Scope)
+    -> StoreResult<(ApiKey, SecretKey)>;
+    async fn list_api_keys(&self, account: AccountId) -> StoreResult<Vec<ApiKey>>;
+    /// `false` when no such key exists or it was already revoked.
+    async fn revoke_api_key(&self, id: ApiKeyId) -> StoreResult<bool>;
+    /// The grant of an active (unrevoked) key with this digest.
+    async fn authenticate(&self, digest: &[u8]) -> StoreResult<Option<KeyGrant>>;
+    async fn record_key_use(&self, id: ApiKeyId, at: Timestamp) -> StoreResult<()>;
+
+    async fn customer(&self, tenant: Tenant, id: CustomerId) -> StoreResult<Option<Customer>>;
+    /// `email_folded` filters by the folded email when given.
+    async fn list_customers(
+        &self,
+        tenant: Tenant,
+        email_folded: Option<&str>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Customer>>;
+    /// Creates the customer and its `customer.created` event in one transaction.
+    async fn create_customer(
+        &self,
+        tenant: Tenant,
+        customer: NewCustomer,
+        idempotency: Option<IdempotencyClaim>,
+    ) -> StoreResult<StoredResponse>;
+    /// Applies a patch and records `customer.updated` when something changed, in one
+    /// transaction. `None` when the customer does not exist in this tenant.
+    async fn update_customer(
+        &self,
+        tenant: Tenant,
+        id: CustomerId,
+        patch: CustomerPatch,
+        idempotency: Option<IdempotencyClaim>,
+    ) -> StoreResult<Option<StoredResponse>>;
+
+    async fn event(&self, tenant: Tenant, id: EventId) -> StoreResult<Option<Event>>;
+    async fn list_events(
+        &self,
+        tenant: Tenant,
+        event_type: Option<EventType>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Event>>;
+
+    /// Deletes events and idempotency records past their retention; returns rows removed.
+    async fn purge_expired(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
+/// Idempotency keys whose first request is still running on this node: a second request
+/// with the same key gets 409 rather than waiting. Memory only, so a crash leaves nothing stuck.
+#[derive(Default)]
+pub struct InFlightKeys {
+    keys: std::sync::Mutex<std::collections::HashSet<(Tenant, String)>>,
+}
+
+/// Holds a key in [`InFlightKeys`] until dropped.
+pub struct InFlightGuard<'a> {
+    owner: &'a InFlightKeys,
+    entry: (Tenant, String),
+}
+
+impl InFlightKeys {
+    pub fn claim(&self, tenant: Tenant, key: &str) -> StoreResult<InFlightGuard<'_>> {
+        let entry = (tenant, key.to_owned());
+        let mut keys = self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !keys.insert(entry.clone()) {
+            return Err(StoreError::IdempotencyKeyInUse);
+        }
+        Ok(InFlightGuard { owner: self, entry })
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut keys = self.owner.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.remove(&self.entry);
+    }
+}
+
+/// Answers a request whose idempotency key already has a kept response.
+pub fn replay(claim: &IdempotencyClaim, fingerprint: &str, status: u16, body: String)
+-> StoreResult<StoredResponse> {
+    if claim.fingerprint != fingerprint {
+        return Err(StoreError::IdempotencyKeyReused);
+    }
+    Ok(StoredResponse { status, body, replayed: true })
+}
+
+/// How long events are kept, and how long idempotency keys are remembered.
+pub const EVENT_RETENTION_MILLIS: i64 = 30 * 24 * 3600 * 1000;
+pub const IDEMPOTENCY_RETENTION_MILLIS: i64 = 24 * 3600 * 1000;
