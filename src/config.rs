@@ -20,11 +20,21 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalOptions {
     /// Database to open: `sqlite://PATH` (created if missing) or `postgres://…`.
-    #[arg(long, env = "RENVO_DATABASE_URL", default_value = "sqlite://renvo.db", global = true)]
+    #[arg(
+        long,
+        env = "RENVO_DATABASE_URL",
+        default_value = "sqlite://renvo.db",
+        global = true
+    )]
     pub database_url: String,
 
     /// Most database connections this process opens (PostgreSQL pool size).
-    #[arg(long, env = "RENVO_DATABASE_MAX_CONNECTIONS", default_value_t = 16, global = true)]
+    #[arg(
+        long,
+        env = "RENVO_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
     pub database_max_connections: u32,
 
     /// Log line format on stderr.

@@ -10,3 +10,9 @@ pub mod store;
 pub mod telemetry;
 
 pub use http::{AppState, router};
+
+/// Installs the process-wide TLS crypto provider (ring) that outgoing HTTPS (webhooks) uses.
+/// Safe to call more than once.
+pub fn install_tls_provider() {
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+}

@@ -7,6 +7,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = renvo::config::Cli::parse();
+    renvo::install_tls_provider();
     renvo::telemetry::init_tracing(cli.global.log_format);
     match renvo::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

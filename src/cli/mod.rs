@@ -22,7 +22,11 @@ pub enum CliError {
 
 /// Opens the database (migrating it) and runs the command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let store = store::open(&cli.global.database_url, cli.global.database_max_connections).await?;
+    let store = store::open(
+        &cli.global.database_url,
+        cli.global.database_max_connections,
+    )
+    .await?;
     match cli.command {
         Command::Serve(options) => serve::run(store, options).await,
         Command::Accounts(AccountsCommand::Create { name }) => {
@@ -41,7 +45,8 @@ pub async fn resolve_account(
     create_if_none: bool,
 ) -> Result<AccountId, CliError> {
     if let Some(text) = named {
-        let id = AccountId::parse(text).ok_or_else(|| CliError::Usage(format!("`{text}` is not an account id")))?;
+        let id = AccountId::parse(text)
+            .ok_or_else(|| CliError::Usage(format!("`{text}` is not an account id")))?;
         return match store.account(id).await? {
             Some(account) => Ok(account.id),
             None => Err(CliError::Usage(format!("no account {id}"))),
@@ -51,8 +56,12 @@ pub async fn resolve_account(
     match accounts.as_slice() {
         [only] => Ok(only.id),
         [] if create_if_none => Ok(store.create_account("default").await?.id),
-        [] => Err(CliError::Usage("there is no account yet; create one with `renvo accounts create`".into())),
-        _ => Err(CliError::Usage("there are several accounts; name one with --account".into())),
+        [] => Err(CliError::Usage(
+            "there is no account yet; create one with `renvo accounts create`".into(),
+        )),
+        _ => Err(CliError::Usage(
+            "there are several accounts; name one with --account".into(),
+        )),
     }
 }
 

@@ -30,7 +30,8 @@ pub async fn run(store: SharedStore, options: ServeOptions) -> Result<(), CliErr
     tokio::spawn(wait_for_signal(shutdown.clone()));
     let purger = tokio::spawn(purge_loop(store.clone(), shutdown.clone()));
 
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let drain_limit = async {
         shutdown.cancelled().await;
         tokio::time::sleep(DRAIN_LIMIT).await;
@@ -50,9 +51,16 @@ async fn bootstrap(store: &SharedStore) -> Result<(), CliError> {
         return Ok(());
     }
     let account = store.create_account("default").await?;
-    let (_, test_key) = store.create_api_key(account.id, Mode::Test, Scope::ReadWrite).await?;
-    let (_, live_key) = store.create_api_key(account.id, Mode::Live, Scope::ReadWrite).await?;
-    println!("Created account {} with two read_write API keys. They are shown only this once:", account.id);
+    let (_, test_key) = store
+        .create_api_key(account.id, Mode::Test, Scope::ReadWrite)
+        .await?;
+    let (_, live_key) = store
+        .create_api_key(account.id, Mode::Live, Scope::ReadWrite)
+        .await?;
+    println!(
+        "Created account {} with two read_write API keys. They are shown only this once:",
+        account.id
+    );
     println!("  test key: {}", test_key.expose());
     println!("  live key: {}", live_key.expose());
     Ok(())

@@ -47,7 +47,9 @@ impl Phone {
         if !phonenumber::is_valid(&number) {
             return Err(format!("`{text}` is not a valid phone number."));
         }
-        Ok(Phone(number.format().mode(phonenumber::Mode::E164).to_string()))
+        Ok(Phone(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
     }
 
     pub fn as_str(&self) -> &str {

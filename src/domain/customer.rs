@@ -119,7 +119,12 @@ impl Customer {
         let mut previous = Map::new();
 
         if let Some(name) = &patch.full_name {
-            swap(&mut next.full_name, name.clone(), "full_name", &mut previous);
+            swap(
+                &mut next.full_name,
+                name.clone(),
+                "full_name",
+                &mut previous,
+            );
         }
         if let Some(email) = &patch.email {
             let value = email.as_ref().map(|e| e.as_str().to_owned());
@@ -131,10 +136,20 @@ impl Customer {
         }
         if let Some(language) = &patch.preferred_language {
             let value = language.as_str().to_owned();
-            swap(&mut next.preferred_language, value, "preferred_language", &mut previous);
+            swap(
+                &mut next.preferred_language,
+                value,
+                "preferred_language",
+                &mut previous,
+            );
         }
         if let Some(channel) = &patch.source_channel {
-            swap(&mut next.source_channel, channel.clone(), "source_channel", &mut previous);
+            swap(
+                &mut next.source_channel,
+                channel.clone(),
+                "source_channel",
+                &mut previous,
+            );
         }
         if let Some(notes) = &patch.notes {
             swap(&mut next.notes, notes.clone(), "notes", &mut previous);
@@ -144,7 +159,10 @@ impl Customer {
             return None;
         }
         next.updated_at = now.max(self.updated_at);
-        Some(CustomerChange { customer: next, previous_attributes: previous })
+        Some(CustomerChange {
+            customer: next,
+            previous_attributes: previous,
+        })
     }
 }
 
@@ -156,7 +174,10 @@ where
         return;
     }
     let old = std::mem::replace(slot, value);
-    previous.insert(field.to_owned(), serde_json::to_value(old).unwrap_or(Value::Null));
+    previous.insert(
+        field.to_owned(),
+        serde_json::to_value(old).unwrap_or(Value::Null),
+    );
 }
 
 /// `full_name`: trimmed, 1–256 characters, no control characters.
@@ -174,9 +195,15 @@ pub fn parse_source_channel(raw: &str) -> Result<String, FieldError> {
 pub fn parse_notes(raw: &str) -> Result<String, FieldError> {
     const MAX: usize = 10_000;
     if raw.chars().count() > MAX {
-        return Err(FieldError::new("notes", format!("`notes` must be at most {MAX} characters.")));
+        return Err(FieldError::new(
+            "notes",
+            format!("`notes` must be at most {MAX} characters."),
+        ));
     }
-    if raw.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+    if raw
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         return Err(FieldError::new(
             "notes",
             "`notes` must not contain control characters other than line breaks and tabs.",
@@ -189,13 +216,22 @@ fn bounded_text(param: &str, raw: &str, max: usize) -> Result<String, FieldError
     let text = raw.trim();
     let length = text.chars().count();
     if length == 0 {
-        return Err(FieldError::new(param, format!("`{param}` must not be empty.")));
+        return Err(FieldError::new(
+            param,
+            format!("`{param}` must not be empty."),
+        ));
     }
     if length > max {
-        return Err(FieldError::new(param, format!("`{param}` must be at most {max} characters.")));
+        return Err(FieldError::new(
+            param,
+            format!("`{param}` must be at most {max} characters."),
+        ));
     }
     if text.chars().any(char::is_control) {
-        return Err(FieldError::new(param, format!("`{param}` must not contain control characters.")));
+        return Err(FieldError::new(
+            param,
+            format!("`{param}` must not contain control characters."),
+        ));
     }
     Ok(text.to_owned())
 }

@@ -1,7 +1,8 @@
 //! Events: the record of a change, rendered once when it is made so that every read and every
 //! webhook attempt carries the same bytes.
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::customer::{Customer, CustomerChange};
 use super::timestamp::Timestamp;
@@ -56,17 +57,36 @@ impl Event {
     ) -> Event {
         let id = EventId::generate();
         let created = customer.updated_at;
-        let mut body = json!({
-            "id": id,
-            "object": "event",
-            "type": event_type.as_str(),
-            "created": created.unix_seconds(),
-            "livemode": mode.is_live(),
-            "data": customer,
-        });
-        if let (Some(previous), Value::Object(fields)) = (previous_attributes, &mut body) {
-            fields.insert("previous_attributes".to_owned(), Value::Object(previous.clone()));
+        let body = EventOut {
+            id,
+            object: "event",
+            event_type: event_type.as_str(),
+            created: created.unix_seconds(),
+            livemode: mode.is_live(),
+            data: customer,
+            previous_attributes,
+        };
+        // Serializing plain structs, strings and numbers cannot fail.
+        let payload = serde_json::to_string(&body).unwrap_or_default();
+        Event {
+            id,
+            event_type,
+            created,
+            payload,
         }
-        Event { id, event_type, created, payload: body.to_string() }
     }
+}
+
+/// The wire shape of an event, in the order fields are shown.
+#[derive(Serialize)]
+struct EventOut<'a> {
+    id: EventId,
+    object: &'static str,
+    #[serde(rename = "type")]
+    event_type: &'static str,
+    created: i64,
+    livemode: bool,
+    data: &'a Customer,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_attributes: Option<&'a Map<String, Value>>,
 }

@@ -72,7 +72,8 @@ prefixed_id!(
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 /// Only the 36-character hyphenated form; braces, urns and the simple form are not ids here.
@@ -99,7 +100,13 @@ mod tests {
 
     #[test]
     fn other_shapes_are_not_ids() {
-        for text in ["", "cu_", "cu_123", "evt_0193a6f2-7c1e-7b3a-9f00-4a2b3c4d5e6f", "💥💥💥"] {
+        for text in [
+            "",
+            "cu_",
+            "cu_123",
+            "evt_0193a6f2-7c1e-7b3a-9f00-4a2b3c4d5e6f",
+            "💥💥💥",
+        ] {
             assert_eq!(CustomerId::parse(text), None, "{text}");
         }
         assert_eq!(CustomerId::parse("0193a6f27c1e7b3a9f004a2b3c4d5e6f"), None);

@@ -61,13 +61,19 @@ impl SecretKey {
 
     /// Reads a presented key, checking only its shape; whether it exists is the store's word.
     pub fn from_presented(text: &str) -> Option<SecretKey> {
-        let body = text.strip_prefix("rv_live_").or_else(|| text.strip_prefix("rv_test_"))?;
+        let body = text
+            .strip_prefix("rv_live_")
+            .or_else(|| text.strip_prefix("rv_test_"))?;
         let well_formed = body.len() >= 24 && body.bytes().all(|b| b.is_ascii_alphanumeric());
         well_formed.then(|| SecretKey(text.to_owned()))
     }
 
     pub fn mode(&self) -> Mode {
-        if self.0.starts_with("rv_live_") { Mode::Live } else { Mode::Test }
+        if self.0.starts_with("rv_live_") {
+            Mode::Live
+        } else {
+            Mode::Test
+        }
     }
 
     pub fn digest(&self) -> Vec<u8> {
@@ -119,7 +125,13 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_not_read() {
-        for text in ["", "rv_live_", "rv_live_short", "sk_test_abcdefghijklmnopqrstuvwxyz", "rv_test_abcdefghijklmnopqrstuvw-"] {
+        for text in [
+            "",
+            "rv_live_",
+            "rv_live_short",
+            "sk_test_abcdefghijklmnopqrstuvwxyz",
+            "rv_test_abcdefghijklmnopqrstuvw-",
+        ] {
             assert_eq!(SecretKey::from_presented(text), None, "{text}");
         }
     }

@@ -56,6 +56,9 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(param: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { param: param.into(), message: message.into() }
+        FieldError {
+            param: param.into(),
+            message: message.into(),
+        }
     }
 }

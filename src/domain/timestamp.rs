@@ -4,9 +4,8 @@ use std::fmt;
 
 use time::{OffsetDateTime, format_description::FormatItem, macros::format_description};
 
-const WIRE_FORMAT: &[FormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-);
+const WIRE_FORMAT: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 /// A UTC instant kept to the millisecond, so every backend stores and returns the same value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -41,7 +40,9 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = self.to_datetime().and_then(|at| at.format(WIRE_FORMAT).ok());
+        let text = self
+            .to_datetime()
+            .and_then(|at| at.format(WIRE_FORMAT).ok());
         f.write_str(text.as_deref().unwrap_or("1970-01-01T00:00:00.000Z"))
     }
 }
@@ -65,6 +66,9 @@ mod tests {
 
     #[test]
     fn whole_seconds_keep_three_digits() {
-        assert_eq!(Timestamp::from_unix_millis(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_unix_millis(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 }

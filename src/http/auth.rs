@@ -26,7 +26,9 @@ impl FromRequestParts<AppState> for ReadAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(parts, state).await.map(|grant| ReadAccess(grant.tenant))
+        authenticate(parts, state)
+            .await
+            .map(|grant| ReadAccess(grant.tenant))
     }
 }
 
@@ -44,7 +46,11 @@ impl FromRequestParts<AppState> for WriteAccess {
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<KeyGrant, ApiError> {
     let secret = presented_key(parts).ok_or_else(ApiError::unauthenticated)?;
-    let grant = state.store().authenticate(&secret.digest()).await?.ok_or_else(ApiError::unauthenticated)?;
+    let grant = state
+        .store()
+        .authenticate(&secret.digest())
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
 
     let span = tracing::Span::current();
     span.record("account", tracing::field::display(grant.tenant.account));
@@ -68,7 +74,9 @@ fn presented_key(parts: &Parts) -> Option<SecretKey> {
 /// Refreshes `last_used_at` in the background when it is older than the resolution.
 fn note_key_use(state: &AppState, grant: &KeyGrant) {
     let now = Timestamp::now();
-    let fresh = grant.last_used_at.is_some_and(|at| now.unix_millis() - at.unix_millis() < KEY_USE_RESOLUTION_MILLIS);
+    let fresh = grant
+        .last_used_at
+        .is_some_and(|at| now.unix_millis() - at.unix_millis() < KEY_USE_RESOLUTION_MILLIS);
     if fresh || !state.claim_key_use(grant.key, now, KEY_USE_RESOLUTION_MILLIS) {
         return;
     }
@@ -76,7 +84,10 @@ fn note_key_use(state: &AppState, grant: &KeyGrant) {
     let key = grant.key;
     tokio::spawn(async move {
         if let Err(error) = store.record_key_use(key, now).await {
-            tracing::warn!(error = &error as &dyn std::error::Error, "could not record key use");
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "could not record key use"
+            );
         }
     });
 }

@@ -36,19 +36,23 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         if !is_json(request.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::content_type_invalid());
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::body_too_large(MAX_BODY_BYTES)
-            } else {
-                ApiError::body_invalid("The request body could not be read.")
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::body_too_large(MAX_BODY_BYTES)
+                } else {
+                    ApiError::body_invalid("The request body could not be read.")
+                }
+            })?;
         JsonObject::parse(&bytes)
     }
 }
 
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
-    let Some(text) = content_type.and_then(|value| value.to_str().ok()) else { return false };
+    let Some(text) = content_type.and_then(|value| value.to_str().ok()) else {
+        return false;
+    };
     let media_type = text.split(';').next().unwrap_or("").trim();
     media_type.eq_ignore_ascii_case("application/json")
 }
@@ -57,7 +61,11 @@ impl JsonObject {
     pub fn parse(bytes: &[u8]) -> Result<JsonObject, ApiError> {
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
         if first != Some(&b'{') {
-            let shown = if first.is_none() { "empty" } else { "not a JSON object" };
+            let shown = if first.is_none() {
+                "empty"
+            } else {
+                "not a JSON object"
+            };
             return Err(ApiError::body_invalid(format!(
                 "The request body is {shown}; send one JSON object, such as {{\"full_name\": \"Jane Doe\"}}."
             )));
@@ -71,12 +79,18 @@ impl JsonObject {
             ))
             .with_param(key));
         }
-        Ok(JsonObject { entries: entries.items })
+        Ok(JsonObject {
+            entries: entries.items,
+        })
     }
 
     /// Refuses any field outside `known`, telling read-only fields apart from unknown ones.
     pub fn allow_only(&self, known: &[&str], read_only: &[&str]) -> Result<(), ApiError> {
-        match self.entries.iter().find(|(key, _)| !known.contains(&key.as_str())) {
+        match self
+            .entries
+            .iter()
+            .find(|(key, _)| !known.contains(&key.as_str()))
+        {
             Some((key, _)) if read_only.contains(&key.as_str()) => Err(ApiError::read_only(key)),
             Some((key, _)) => Err(ApiError::unknown(key)),
             None => Ok(()),
@@ -102,9 +116,11 @@ impl JsonObject {
         match self.get(name) {
             None => Ok(Field::Absent),
             Some(Value::Null) => Ok(Field::Null),
-            Some(Value::Array(items)) => {
-                items.iter().map(|item| item.as_str().ok_or_else(not_list)).collect::<Result<_, _>>().map(Field::Set)
-            }
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().ok_or_else(not_list))
+                .collect::<Result<_, _>>()
+                .map(Field::Set),
             Some(_) => Err(not_list()),
         }
     }
@@ -124,7 +140,10 @@ impl JsonObject {
     }
 
     fn get(&self, name: &str) -> Option<&Value> {
-        self.entries.iter().find(|(key, _)| key == name).map(|(_, value)| value)
+        self.entries
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value)
     }
 }
 
@@ -161,7 +180,10 @@ impl<'de> Visitor<'de> for EntriesVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
-        let mut entries = Entries { items: Vec::new(), duplicate: None };
+        let mut entries = Entries {
+            items: Vec::new(),
+            duplicate: None,
+        };
         while let Some((key, value)) = map.next_entry::<String, Value>()? {
             if entries.duplicate.is_none() && entries.items.iter().any(|(seen, _)| *seen == key) {
                 entries.duplicate = Some(key.clone());
@@ -177,7 +199,10 @@ mod tests {
     use super::*;
 
     fn code_of(body: &str) -> &'static str {
-        JsonObject::parse(body.as_bytes()).err().map(|e| e.code()).unwrap_or("ok")
+        JsonObject::parse(body.as_bytes())
+            .err()
+            .map(|e| e.code())
+            .unwrap_or("ok")
     }
 
     #[test]
@@ -188,7 +213,16 @@ mod tests {
 
     #[test]
     fn non_objects_duplicates_and_trailing_bytes_are_refused() {
-        for body in ["", "[]", "\"x\"", "null", "{\"a\":1}{}", "{\"a\":1} x", "{\"a\":1,\"a\":2}", "{\"a\":"] {
+        for body in [
+            "",
+            "[]",
+            "\"x\"",
+            "null",
+            "{\"a\":1}{}",
+            "{\"a\":1} x",
+            "{\"a\":1,\"a\":2}",
+            "{\"a\":",
+        ] {
             assert_eq!(code_of(body), "body_invalid", "{body}");
         }
     }

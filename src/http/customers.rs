@@ -16,14 +16,23 @@ use crate::domain::customer::{self, CustomerPatch, NewCustomer, READ_ONLY_FIELDS
 use crate::domain::{CustomerId, FieldError};
 use crate::http::auth::{ReadAccess, WriteAccess};
 
-const CREATE_FIELDS: &[&str] =
-    &["full_name", "email", "phone", "preferred_language", "source_channel", "notes"];
+const CREATE_FIELDS: &[&str] = &[
+    "full_name",
+    "email",
+    "phone",
+    "preferred_language",
+    "source_channel",
+    "notes",
+];
 const UPDATE_FIELDS: &[&str] = CREATE_FIELDS;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/customers", get(list_customers).post(create_customer))
-        .route("/customers/{id}", get(retrieve_customer).patch(update_customer))
+        .route(
+            "/customers/{id}",
+            get(retrieve_customer).patch(update_customer),
+        )
 }
 
 /// `GET /v1/customers`
@@ -36,8 +45,13 @@ pub async fn list_customers(
     let page = query.page(|cursor| CustomerId::parse(cursor).map(CustomerId::uuid))?;
     let email = query.get("email").map(fold_email);
 
-    let found = app.store().list_customers(tenant, email.as_deref(), page).await?;
-    Ok(json_response(&ListOut::from_page(found, |c| c.id.to_string())))
+    let found = app
+        .store()
+        .list_customers(tenant, email.as_deref(), page)
+        .await?;
+    Ok(json_response(&ListOut::from_page(found, |c| {
+        c.id.to_string()
+    })))
 }
 
 /// `GET /v1/customers/{id}`
@@ -49,7 +63,11 @@ pub async fn retrieve_customer(
     let missing = || ApiError::no_such("customer", &id);
     let customer_id = CustomerId::parse(&id).ok_or_else(missing)?;
 
-    let customer = app.store().customer(tenant, customer_id).await?.ok_or_else(missing)?;
+    let customer = app
+        .store()
+        .customer(tenant, customer_id)
+        .await?
+        .ok_or_else(missing)?;
     Ok(json_response(&customer))
 }
 
@@ -82,7 +100,11 @@ pub async fn update_customer(
     let path = format!("/v1/customers/{customer_id}");
     let claim = idempotency_claim(&headers, &Method::PATCH, &path, &body)?;
 
-    let stored = app.store().update_customer(tenant, customer_id, patch, claim).await?.ok_or_else(missing)?;
+    let stored = app
+        .store()
+        .update_customer(tenant, customer_id, patch, claim)
+        .await?
+        .ok_or_else(missing)?;
     app.wake_dispatcher();
     Ok(stored_response(stored))
 }
@@ -97,12 +119,25 @@ fn new_customer(body: &JsonObject) -> Result<NewCustomer, ApiError> {
         full_name,
         email: optional(body.text("email")?, "email", Email::parse)?.flatten(),
         phone: optional(body.text("phone")?, "phone", Phone::parse)?.flatten(),
-        preferred_language: optional(body.text("preferred_language")?, "preferred_language", Language::parse)?
-            .flatten()
-            .unwrap_or_else(Language::default_tag),
-        source_channel: optional(body.text("source_channel")?, "source_channel", field_rule(customer::parse_source_channel))?
-            .flatten(),
-        notes: optional(body.text("notes")?, "notes", field_rule(customer::parse_notes))?.flatten(),
+        preferred_language: optional(
+            body.text("preferred_language")?,
+            "preferred_language",
+            Language::parse,
+        )?
+        .flatten()
+        .unwrap_or_else(Language::default_tag),
+        source_channel: optional(
+            body.text("source_channel")?,
+            "source_channel",
+            field_rule(customer::parse_source_channel),
+        )?
+        .flatten(),
+        notes: optional(
+            body.text("notes")?,
+            "notes",
+            field_rule(customer::parse_notes),
+        )?
+        .flatten(),
     })
 }
 
@@ -110,17 +145,34 @@ fn customer_patch(body: &JsonObject) -> Result<CustomerPatch, ApiError> {
     body.allow_only(UPDATE_FIELDS, READ_ONLY_FIELDS)?;
     let full_name = match body.text("full_name")? {
         Field::Absent => None,
-        Field::Null => return Err(ApiError::invalid("full_name", "`full_name` cannot be null; every customer has a name.")),
+        Field::Null => {
+            return Err(ApiError::invalid(
+                "full_name",
+                "`full_name` cannot be null; every customer has a name.",
+            ));
+        }
         Field::Set(name) => Some(customer::parse_full_name(name)?),
     };
     Ok(CustomerPatch {
         full_name,
         email: optional(body.text("email")?, "email", Email::parse)?,
         phone: optional(body.text("phone")?, "phone", Phone::parse)?,
-        preferred_language: optional(body.text("preferred_language")?, "preferred_language", Language::parse)?
-            .map(|language| language.unwrap_or_else(Language::default_tag)),
-        source_channel: optional(body.text("source_channel")?, "source_channel", field_rule(customer::parse_source_channel))?,
-        notes: optional(body.text("notes")?, "notes", field_rule(customer::parse_notes))?,
+        preferred_language: optional(
+            body.text("preferred_language")?,
+            "preferred_language",
+            Language::parse,
+        )?
+        .map(|language| language.unwrap_or_else(Language::default_tag)),
+        source_channel: optional(
+            body.text("source_channel")?,
+            "source_channel",
+            field_rule(customer::parse_source_channel),
+        )?,
+        notes: optional(
+            body.text("notes")?,
+            "notes",
+            field_rule(customer::parse_notes),
+        )?,
     })
 }
 
@@ -133,10 +185,14 @@ fn optional<T>(
     match field {
         Field::Absent => Ok(None),
         Field::Null => Ok(Some(None)),
-        Field::Set(text) => parse(text).map(|value| Some(Some(value))).map_err(|message| ApiError::invalid(param, message)),
+        Field::Set(text) => parse(text)
+            .map(|value| Some(Some(value)))
+            .map_err(|message| ApiError::invalid(param, message)),
     }
 }
 
-fn field_rule(rule: fn(&str) -> Result<String, FieldError>) -> impl Fn(&str) -> Result<String, String> {
+fn field_rule(
+    rule: fn(&str) -> Result<String, FieldError>,
+) -> impl Fn(&str) -> Result<String, String> {
     move |text| rule(text).map_err(|error| error.message)
 }

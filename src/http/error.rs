@@ -41,7 +41,13 @@ struct Body<'a> {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), param: None, retry_after: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            param: None,
+            retry_after: None,
+        }
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
@@ -62,18 +68,30 @@ impl ApiError {
     }
 
     pub fn missing(param: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "parameter_missing", format!("Missing required param: {param}."))
-            .with_param(param)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "parameter_missing",
+            format!("Missing required param: {param}."),
+        )
+        .with_param(param)
     }
 
     pub fn unknown(param: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "parameter_unknown", format!("Received unknown parameter: {param}."))
-            .with_param(param)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "parameter_unknown",
+            format!("Received unknown parameter: {param}."),
+        )
+        .with_param(param)
     }
 
     pub fn read_only(param: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "parameter_unknown", format!("`{param}` is read-only and cannot be set."))
-            .with_param(param)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "parameter_unknown",
+            format!("`{param}` is read-only and cannot be set."),
+        )
+        .with_param(param)
     }
 
     pub fn body_invalid(message: impl Into<String>) -> Self {
@@ -81,7 +99,11 @@ impl ApiError {
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "api_key_invalid", "Invalid API key.")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "api_key_invalid",
+            "Invalid API key.",
+        )
     }
 
     pub fn scope_insufficient() -> Self {
@@ -93,12 +115,20 @@ impl ApiError {
     }
 
     pub fn no_such(object: &str, id: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "resource_missing", format!("No such {object}: '{id}'"))
-            .with_param("id")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "resource_missing",
+            format!("No such {object}: '{id}'"),
+        )
+        .with_param("id")
     }
 
     pub fn route_missing(method: &str, path: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "route_missing", format!("Unrecognized request URL ({method}: {path})."))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "route_missing",
+            format!("Unrecognized request URL ({method}: {path})."),
+        )
     }
 
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
@@ -153,7 +183,11 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred; please retry.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "An internal error occurred; please retry.",
+        )
     }
 
     pub fn unavailable() -> Self {
@@ -189,7 +223,10 @@ impl From<StoreError> for ApiError {
             StoreError::IdempotencyKeyReused => ApiError::idempotency_key_reused(),
             StoreError::IdempotencyKeyInUse => ApiError::idempotency_key_in_use(),
             StoreError::Unavailable(_) | StoreError::WriterStopped => {
-                tracing::error!(error = &error as &dyn std::error::Error, "store unavailable");
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "store unavailable"
+                );
                 ApiError::unavailable()
             }
             other => {
@@ -215,7 +252,10 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&envelope).unwrap_or_default();
         let mut response = (self.status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -14,7 +14,9 @@ use crate::domain::event::EventType;
 use crate::http::auth::ReadAccess;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/events", get(list_events)).route("/events/{id}", get(retrieve_event))
+    Router::new()
+        .route("/events", get(list_events))
+        .route("/events/{id}", get(retrieve_event))
 }
 
 /// `GET /v1/events`
@@ -34,8 +36,16 @@ pub async fn list_events(
 
     let found = app.store().list_events(tenant, event_type, page).await?;
     let ids: Vec<EventId> = found.items.iter().map(|event| event.id).collect();
-    let payloads = found.items.into_iter().map(|event| raw(event.payload)).collect::<Result<Vec<_>, _>>()?;
-    let mut list = ListOut { data: payloads, has_more: found.has_more, next_cursor: None };
+    let payloads = found
+        .items
+        .into_iter()
+        .map(|event| raw(event.payload))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut list = ListOut {
+        data: payloads,
+        has_more: found.has_more,
+        next_cursor: None,
+    };
     if found.has_more {
         list.next_cursor = ids.last().map(EventId::to_string);
     }
@@ -51,7 +61,11 @@ pub async fn retrieve_event(
     let missing = || ApiError::no_such("event", &id);
     let event_id = EventId::parse(&id).ok_or_else(missing)?;
 
-    let event = app.store().event(tenant, event_id).await?.ok_or_else(missing)?;
+    let event = app
+        .store()
+        .event(tenant, event_id)
+        .await?
+        .ok_or_else(missing)?;
     Ok(json_response(&raw(event.payload)?))
 }
 

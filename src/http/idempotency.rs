@@ -16,14 +16,24 @@ pub fn idempotency_claim(
     canonical_path: &str,
     body: &JsonObject,
 ) -> Result<Option<IdempotencyClaim>, ApiError> {
-    let Some(value) = headers.get(HEADER) else { return Ok(None) };
+    let Some(value) = headers.get(HEADER) else {
+        return Ok(None);
+    };
     let key = value
         .to_str()
         .ok()
-        .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| (0x20..0x7f).contains(&b)))
+        .filter(|key| {
+            (1..=255).contains(&key.len()) && key.bytes().all(|b| (0x20..0x7f).contains(&b))
+        })
         .ok_or_else(|| {
-            ApiError::invalid("Idempotency-Key", "`Idempotency-Key` must be 1 to 255 printable ASCII characters.")
+            ApiError::invalid(
+                "Idempotency-Key",
+                "`Idempotency-Key` must be 1 to 255 printable ASCII characters.",
+            )
         })?;
     let fingerprint = format!("{method} {canonical_path} {}", body.digest());
-    Ok(Some(IdempotencyClaim { key: key.to_owned(), fingerprint }))
+    Ok(Some(IdempotencyClaim {
+        key: key.to_owned(),
+        fingerprint,
+    }))
 }

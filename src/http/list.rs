@@ -22,19 +22,26 @@ impl ListQuery {
             .map(|(key, value)| (key.into_owned(), value.into_owned()))
             .collect();
         for (index, (key, _)) in pairs.iter().enumerate() {
-            let known = key == "limit" || key == "starting_after" || filters.contains(&key.as_str());
+            let known =
+                key == "limit" || key == "starting_after" || filters.contains(&key.as_str());
             if !known {
                 return Err(ApiError::unknown(key));
             }
             if pairs[..index].iter().any(|(seen, _)| seen == key) {
-                return Err(ApiError::invalid(key, format!("`{key}` may be given only once.")));
+                return Err(ApiError::invalid(
+                    key,
+                    format!("`{key}` may be given only once."),
+                ));
             }
         }
         Ok(ListQuery { pairs })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     /// `limit` and `starting_after`, the cursor read by `parse_cursor`.
@@ -44,14 +51,24 @@ impl ListQuery {
     {
         let limit = match self.get("limit") {
             None => DEFAULT_LIMIT,
-            Some(text) => text.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-                ApiError::invalid("limit", format!("`limit` must be an integer from 1 to {MAX_LIMIT}."))
-            })?,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "limit",
+                        format!("`limit` must be an integer from 1 to {MAX_LIMIT}."),
+                    )
+                })?,
         };
         let after = match self.get("starting_after") {
             None => None,
             Some(text) => Some(parse_cursor(text).ok_or_else(|| {
-                ApiError::invalid("starting_after", format!("`{text}` is not a valid cursor: pass an object id."))
+                ApiError::invalid(
+                    "starting_after",
+                    format!("`{text}` is not a valid cursor: pass an object id."),
+                )
             })?),
         };
         Ok(PageRequest { after, limit })
@@ -68,8 +85,16 @@ pub struct ListOut<T> {
 impl<T> ListOut<T> {
     /// Wraps a page; the cursor is the last item's id when more follow.
     pub fn from_page<F: Fn(&T) -> String>(page: Page<T>, id_of: F) -> ListOut<T> {
-        let next_cursor = if page.has_more { page.items.last().map(id_of) } else { None };
-        ListOut { data: page.items, has_more: page.has_more, next_cursor }
+        let next_cursor = if page.has_more {
+            page.items.last().map(id_of)
+        } else {
+            None
+        };
+        ListOut {
+            data: page.items,
+            has_more: page.has_more,
+            next_cursor,
+        }
     }
 }
 

@@ -53,7 +53,8 @@ struct Shared {
 impl AppState {
     /// `rate_limit` is requests per second per key; 0 turns the limit off.
     pub fn new(store: Arc<dyn Store>, rate_limit: u32, dispatcher: Arc<Notify>) -> AppState {
-        let rate_limiter = NonZeroU32::new(rate_limit).map(|n| RateLimiter::keyed(Quota::per_second(n)));
+        let rate_limiter =
+            NonZeroU32::new(rate_limit).map(|n| RateLimiter::keyed(Quota::per_second(n)));
         AppState {
             inner: Arc::new(Shared {
                 store,
@@ -75,7 +76,9 @@ impl AppState {
     }
 
     fn check_rate(&self, key: ApiKeyId) -> Result<(), ApiError> {
-        let Some(limiter) = &self.inner.rate_limiter else { return Ok(()) };
+        let Some(limiter) = &self.inner.rate_limiter else {
+            return Ok(());
+        };
         limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
             ApiError::rate_limited(wait.as_secs_f64().ceil() as u64)
@@ -84,7 +87,11 @@ impl AppState {
 
     /// `true` for the one request that should refresh this key's `last_used_at` now.
     fn claim_key_use(&self, key: ApiKeyId, now: Timestamp, resolution_millis: i64) -> bool {
-        let mut seen = self.inner.key_use.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut seen = self
+            .inner
+            .key_use
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let last = seen.get(&key).copied().unwrap_or(i64::MIN);
         if now.unix_millis().saturating_sub(last) < resolution_millis {
             return false;
@@ -94,13 +101,19 @@ impl AppState {
     }
 
     fn render_metrics(&self) -> String {
-        self.inner.metrics.as_ref().map(|handle| handle.render()).unwrap_or_default()
+        self.inner
+            .metrics
+            .as_ref()
+            .map(|handle| handle.render())
+            .unwrap_or_default()
     }
 }
 
 /// The whole API: every route under `/v1` and, identically, under `/api/v1`.
 pub fn router(state: AppState) -> Router {
-    let v1 = Router::new().merge(customers::router()).merge(events::router());
+    let v1 = Router::new()
+        .merge(customers::router())
+        .merge(events::router());
     Router::new()
         .nest("/v1", v1.clone())
         .nest("/api/v1", v1)
@@ -109,7 +122,9 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(observe))
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
-        .layer(CatchPanicLayer::custom(|_| ApiError::internal().into_response()))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal().into_response()
+        }))
         .with_state(state)
 }
 
@@ -126,7 +141,11 @@ async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = new_request_id();
     let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
     let route = route.strip_prefix("/api").unwrap_or(&route).to_owned();
     let span = tracing::info_span!(
         "request",
@@ -143,7 +162,9 @@ async fn observe(request: Request, next: Next) -> Response {
             Err(error) => error.into_response(),
         }
     };
-    let mut response = REQUEST_ID.scope(request_id.clone(), handled.instrument(span.clone())).await;
+    let mut response = REQUEST_ID
+        .scope(request_id.clone(), handled.instrument(span.clone()))
+        .await;
 
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -153,15 +174,28 @@ async fn observe(request: Request, next: Next) -> Response {
 
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    let labels = [("route", route), ("method", method.to_string()), ("status", status.to_string())];
+    let labels = [
+        ("route", route),
+        ("method", method.to_string()),
+        ("status", status.to_string()),
+    ];
     metrics::counter!("renvo_http_requests_total", &labels).increment(1);
-    metrics::histogram!("renvo_http_request_duration_seconds", &labels[..2]).record(elapsed.as_secs_f64());
-    span.in_scope(|| tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1e3, "request finished"));
+    metrics::histogram!("renvo_http_request_duration_seconds", &labels[..2])
+        .record(elapsed.as_secs_f64());
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1e3,
+            "request finished"
+        )
+    });
     response
 }
 
 fn requested_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
-    let Some(value) = headers.get(VERSION_HEADER) else { return Ok(CURRENT_VERSION) };
+    let Some(value) = headers.get(VERSION_HEADER) else {
+        return Ok(CURRENT_VERSION);
+    };
     if value.as_bytes() == CURRENT_VERSION.as_bytes() {
         return Ok(CURRENT_VERSION);
     }
@@ -175,7 +209,9 @@ fn requested_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
 fn new_request_id() -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rng();
-    let tail: String = (0..20).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect();
+    let tail: String = (0..20)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
     format!("req_{tail}")
 }
 
@@ -193,9 +229,16 @@ pub fn json_response<T: Serialize>(value: &T) -> Response {
 /// The response a write produced or an idempotency key replays, byte for byte.
 pub fn stored_response(stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], stored.body).into_response();
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        stored.body,
+    )
+        .into_response();
     if stored.replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     response
 }

@@ -107,8 +107,12 @@ pub trait Store: Send + Sync {
     async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>>;
 
-    async fn create_api_key(&self, account: AccountId, mode: Mode, scope: Scope)
-    -> StoreResult<(ApiKey, SecretKey)>;
+    async fn create_api_key(
+        &self,
+        account: AccountId,
+        mode: Mode,
+        scope: Scope,
+    ) -> StoreResult<(ApiKey, SecretKey)>;
     async fn list_api_keys(&self, account: AccountId) -> StoreResult<Vec<ApiKey>>;
     /// `false` when no such key exists or it was already revoked.
     async fn revoke_api_key(&self, id: ApiKeyId) -> StoreResult<bool>;
@@ -169,7 +173,10 @@ pub struct InFlightGuard<'a> {
 impl InFlightKeys {
     pub fn claim(&self, tenant: Tenant, key: &str) -> StoreResult<InFlightGuard<'_>> {
         let entry = (tenant, key.to_owned());
-        let mut keys = self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !keys.insert(entry.clone()) {
             return Err(StoreError::IdempotencyKeyInUse);
         }
@@ -179,18 +186,30 @@ impl InFlightKeys {
 
 impl Drop for InFlightGuard<'_> {
     fn drop(&mut self) {
-        let mut keys = self.owner.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut keys = self
+            .owner
+            .keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         keys.remove(&self.entry);
     }
 }
 
 /// Answers a request whose idempotency key already has a kept response.
-pub fn replay(claim: &IdempotencyClaim, fingerprint: &str, status: u16, body: String)
--> StoreResult<StoredResponse> {
+pub fn replay(
+    claim: &IdempotencyClaim,
+    fingerprint: &str,
+    status: u16,
+    body: String,
+) -> StoreResult<StoredResponse> {
     if claim.fingerprint != fingerprint {
         return Err(StoreError::IdempotencyKeyReused);
     }
-    Ok(StoredResponse { status, body, replayed: true })
+    Ok(StoredResponse {
+        status,
+        body,
+        replayed: true,
+    })
 }
 
 /// How long events are kept, and how long idempotency keys are remembered.

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use self::writer::Writer;
 use super::{
-    Account, IdempotencyClaim, InFlightKeys, KeyGrant, Page, PageRequest, Store, StoreError,
-    StoreResult, StoredResponse, EVENT_RETENTION_MILLIS, IDEMPOTENCY_RETENTION_MILLIS, replay,
+    Account, EVENT_RETENTION_MILLIS, IDEMPOTENCY_RETENTION_MILLIS, IdempotencyClaim, InFlightKeys,
+    KeyGrant, Page, PageRequest, Store, StoreError, StoreResult, StoredResponse, replay,
 };
 use crate::domain::customer::{Customer, CustomerPatch, NewCustomer};
 use crate::domain::event::{Event, EventType};
@@ -62,19 +62,30 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { readers, writer: Writer::start(write_conn), in_flight: InFlightKeys::default() })
+        Ok(SqliteStore {
+            readers,
+            writer: Writer::start(write_conn),
+            in_flight: InFlightKeys::default(),
+        })
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.readers).await.map_err(StoreError::Unavailable)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.readers)
+            .await
+            .map_err(StoreError::Unavailable)?;
         Ok(())
     }
 
     async fn create_account(&self, name: &str) -> StoreResult<Account> {
-        let account = Account { id: AccountId::generate(), name: name.to_owned(), created_at: Timestamp::now() };
+        let account = Account {
+            id: AccountId::generate(),
+            name: name.to_owned(),
+            created_at: Timestamp::now(),
+        };
         let row = account.clone();
         self.writer
             .write(move |conn| {
@@ -107,7 +118,12 @@ impl Store for SqliteStore {
         row.as_ref().map(account_from_row).transpose()
     }
 
-    async fn create_api_key(&self, account: AccountId, mode: Mode, scope: Scope) -> StoreResult<(ApiKey, SecretKey)> {
+    async fn create_api_key(
+        &self,
+        account: AccountId,
+        mode: Mode,
+        scope: Scope,
+    ) -> StoreResult<(ApiKey, SecretKey)> {
         let secret = SecretKey::generate(mode);
         let key = ApiKey {
             id: ApiKeyId::generate(),
@@ -161,11 +177,13 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
-                    let done = sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                        .bind(now)
-                        .bind(id.uuid())
-                        .execute(&mut *conn)
-                        .await?;
+                    let done = sqlx::query(
+                        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(id.uuid())
+                    .execute(&mut *conn)
+                    .await?;
                     Ok(done.rows_affected() == 1)
                 })
             })
@@ -183,9 +201,14 @@ impl Store for SqliteStore {
         let Some(row) = row else { return Ok(None) };
         Ok(Some(KeyGrant {
             key: ApiKeyId(row.try_get("id")?),
-            tenant: Tenant { account: AccountId(row.try_get("account_id")?), mode: mode_of(&row)? },
+            tenant: Tenant {
+                account: AccountId(row.try_get("account_id")?),
+                mode: mode_of(&row)?,
+            },
             scope: Scope::parse(row.try_get("scope")?).ok_or_else(|| corrupt("api_keys.scope"))?,
-            last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp::from_unix_millis),
+            last_used_at: row
+                .try_get::<Option<i64>, _>("last_used_at")?
+                .map(Timestamp::from_unix_millis),
         }))
     }
 
@@ -205,7 +228,9 @@ impl Store for SqliteStore {
     }
 
     async fn customer(&self, tenant: Tenant, id: CustomerId) -> StoreResult<Option<Customer>> {
-        let row = sqlx::query(customer_select!("WHERE id = ? AND account_id = ? AND mode = ?"))
+        let row = sqlx::query(customer_select!(
+            "WHERE id = ? AND account_id = ? AND mode = ?"
+        ))
         .bind(id.uuid())
         .bind(tenant.account.uuid())
         .bind(tenant.mode.as_str())
@@ -214,15 +239,22 @@ impl Store for SqliteStore {
         row.as_ref().map(customer_from_row).transpose()
     }
 
-    async fn list_customers(&self, tenant: Tenant, email_folded: Option<&str>, page: PageRequest) -> StoreResult<Page<Customer>> {
+    async fn list_customers(
+        &self,
+        tenant: Tenant,
+        email_folded: Option<&str>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Customer>> {
         // Without a cursor the walk starts above every possible id, so one index range serves both.
         let after = page.after.unwrap_or(Uuid::max());
         let fetch = i64::from(page.limit) + 1;
         let rows = match email_folded {
             Some(email) => {
-                sqlx::query(customer_select!("INDEXED BY customers_tenant_email \
+                sqlx::query(customer_select!(
+                    "INDEXED BY customers_tenant_email \
                      WHERE account_id = ? AND mode = ? AND email_folded = ? AND id < ? \
-                     ORDER BY id DESC LIMIT ?"))
+                     ORDER BY id DESC LIMIT ?"
+                ))
                 .bind(tenant.account.uuid())
                 .bind(tenant.mode.as_str())
                 .bind(email)
@@ -232,8 +264,10 @@ impl Store for SqliteStore {
                 .await?
             }
             None => {
-                sqlx::query(customer_select!("INDEXED BY customers_tenant_id \
-                     WHERE account_id = ? AND mode = ? AND id < ? ORDER BY id DESC LIMIT ?"))
+                sqlx::query(customer_select!(
+                    "INDEXED BY customers_tenant_id \
+                     WHERE account_id = ? AND mode = ? AND id < ? ORDER BY id DESC LIMIT ?"
+                ))
                 .bind(tenant.account.uuid())
                 .bind(tenant.mode.as_str())
                 .bind(after)
@@ -242,11 +276,19 @@ impl Store for SqliteStore {
                 .await?
             }
         };
-        let items = rows.iter().map(customer_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let items = rows
+            .iter()
+            .map(customer_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok(page_of(items, page.limit))
     }
 
-    async fn create_customer(&self, tenant: Tenant, customer: NewCustomer, idempotency: Option<IdempotencyClaim>) -> StoreResult<StoredResponse> {
+    async fn create_customer(
+        &self,
+        tenant: Tenant,
+        customer: NewCustomer,
+        idempotency: Option<IdempotencyClaim>,
+    ) -> StoreResult<StoredResponse> {
         let _guard = match &idempotency {
             Some(claim) => Some(self.in_flight.claim(tenant, &claim.key)?),
             None => None,
@@ -256,7 +298,13 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_customer(&self, tenant: Tenant, id: CustomerId, patch: CustomerPatch, idempotency: Option<IdempotencyClaim>) -> StoreResult<Option<StoredResponse>> {
+    async fn update_customer(
+        &self,
+        tenant: Tenant,
+        id: CustomerId,
+        patch: CustomerPatch,
+        idempotency: Option<IdempotencyClaim>,
+    ) -> StoreResult<Option<StoredResponse>> {
         let _guard = match &idempotency {
             Some(claim) => Some(self.in_flight.claim(tenant, &claim.key)?),
             None => None,
@@ -278,7 +326,12 @@ impl Store for SqliteStore {
         row.as_ref().map(event_from_row).transpose()
     }
 
-    async fn list_events(&self, tenant: Tenant, event_type: Option<EventType>, page: PageRequest) -> StoreResult<Page<Event>> {
+    async fn list_events(
+        &self,
+        tenant: Tenant,
+        event_type: Option<EventType>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Event>> {
         let after = page.after.unwrap_or(Uuid::max());
         let fetch = i64::from(page.limit) + 1;
         let rows = match event_type {
@@ -308,7 +361,10 @@ impl Store for SqliteStore {
                 .await?
             }
         };
-        let items = rows.iter().map(event_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let items = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok(page_of(items, page.limit))
     }
 
@@ -343,11 +399,24 @@ async fn create_customer_tx(
         return Ok(kept);
     }
 
-    let customer = new.into_customer(CustomerId::generate(), tenant.mode.is_live(), Timestamp::now());
+    let customer = new.into_customer(
+        CustomerId::generate(),
+        tenant.mode.is_live(),
+        Timestamp::now(),
+    );
     insert_customer(conn, tenant, &customer).await?;
-    insert_event(conn, tenant, &Event::customer_created(&customer, tenant.mode)).await?;
+    insert_event(
+        conn,
+        tenant,
+        &Event::customer_created(&customer, tenant.mode),
+    )
+    .await?;
 
-    let response = StoredResponse { status: 201, body: to_json(&customer)?, replayed: false };
+    let response = StoredResponse {
+        status: 201,
+        body: to_json(&customer)?,
+        replayed: false,
+    };
     keep_response(conn, tenant, idempotency.as_ref(), &response).await?;
     Ok(response)
 }
@@ -363,7 +432,9 @@ async fn update_customer_tx(
         return Ok(Some(kept));
     }
 
-    let row = sqlx::query(customer_select!("WHERE id = ? AND account_id = ? AND mode = ?"))
+    let row = sqlx::query(customer_select!(
+        "WHERE id = ? AND account_id = ? AND mode = ?"
+    ))
     .bind(id.uuid())
     .bind(tenant.account.uuid())
     .bind(tenant.mode.as_str())
@@ -382,7 +453,11 @@ async fn update_customer_tx(
         }
     };
 
-    let response = StoredResponse { status: 200, body: to_json(&customer)?, replayed: false };
+    let response = StoredResponse {
+        status: 200,
+        body: to_json(&customer)?,
+        replayed: false,
+    };
     keep_response(conn, tenant, idempotency.as_ref(), &response).await?;
     Ok(Some(response))
 }
@@ -400,13 +475,23 @@ async fn kept_response(
     .bind(tenant.account.uuid())
     .bind(tenant.mode.as_str())
     .bind(&claim.key)
-    .bind(Timestamp::now().plus_millis(-IDEMPOTENCY_RETENTION_MILLIS).unix_millis())
+    .bind(
+        Timestamp::now()
+            .plus_millis(-IDEMPOTENCY_RETENTION_MILLIS)
+            .unix_millis(),
+    )
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let status: i64 = row.try_get("status")?;
     let fingerprint: String = row.try_get("fingerprint")?;
-    replay(claim, &fingerprint, u16::try_from(status).unwrap_or(200), row.try_get("body")?).map(Some)
+    replay(
+        claim,
+        &fingerprint,
+        u16::try_from(status).unwrap_or(200),
+        row.try_get("body")?,
+    )
+    .map(Some)
 }
 
 async fn keep_response(
@@ -433,7 +518,11 @@ async fn keep_response(
     Ok(())
 }
 
-async fn insert_customer(conn: &mut SqliteConnection, tenant: Tenant, c: &Customer) -> StoreResult<()> {
+async fn insert_customer(
+    conn: &mut SqliteConnection,
+    tenant: Tenant,
+    c: &Customer,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO customers (id, account_id, mode, full_name, email, email_folded, phone, \
          preferred_language, source_channel, notes, is_returning, total_rentals, overall_score, \
@@ -478,7 +567,11 @@ async fn update_customer_row(conn: &mut SqliteConnection, c: &Customer) -> Store
     Ok(())
 }
 
-async fn insert_event(conn: &mut SqliteConnection, tenant: Tenant, event: &Event) -> StoreResult<()> {
+async fn insert_event(
+    conn: &mut SqliteConnection,
+    tenant: Tenant,
+    event: &Event,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO events (id, account_id, mode, type, created_at, payload) VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -521,7 +614,9 @@ fn account_from_row(row: &SqliteRow) -> StoreResult<Account> {
 
 fn api_key_from_row(row: &SqliteRow) -> StoreResult<ApiKey> {
     let optional_time = |column: &str| -> StoreResult<Option<Timestamp>> {
-        Ok(row.try_get::<Option<i64>, _>(column)?.map(Timestamp::from_unix_millis))
+        Ok(row
+            .try_get::<Option<i64>, _>(column)?
+            .map(Timestamp::from_unix_millis))
     };
     Ok(ApiKey {
         id: ApiKeyId(row.try_get("id")?),

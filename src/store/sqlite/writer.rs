@@ -18,7 +18,10 @@ pub type JobFuture<'c, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send +
 /// A unit of write work: runs inside the batch transaction, answers after the commit.
 trait WriteJob: Send {
     /// Runs the work; `false` when it failed and its changes must be undone.
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>>;
+    fn run<'c>(
+        &'c mut self,
+        conn: &'c mut SqliteConnection,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>>;
     /// Answers the caller once the transaction's fate is known.
     fn finish(self: Box<Self>, committed: bool);
 }
@@ -34,9 +37,14 @@ where
     T: Send + 'static,
     F: for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c, T> + Send + 'static,
 {
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>> {
+    fn run<'c>(
+        &'c mut self,
+        conn: &'c mut SqliteConnection,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>> {
         Box::pin(async move {
-            let Some(work) = self.work.take() else { return true };
+            let Some(work) = self.work.take() else {
+                return true;
+            };
             let outcome = work(conn).await;
             let ok = outcome.is_ok();
             self.outcome = Some(outcome);
@@ -76,8 +84,15 @@ impl Writer {
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c, T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Box::new(Job { work: Some(work), outcome: None, reply });
-        self.queue.send(job).await.map_err(|_| StoreError::WriterStopped)?;
+        let job = Box::new(Job {
+            work: Some(work),
+            outcome: None,
+            reply,
+        });
+        self.queue
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 }
@@ -108,7 +123,11 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: &mut [Box<dyn WriteJob
             break;
         }
         let ok = job.run(conn).await;
-        let undo = if ok || single { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        let undo = if ok || single {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
         if !single && conn.execute(undo).await.is_err() {
             break;
         }
