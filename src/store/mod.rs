@@ -25,6 +25,8 @@ pub enum StoreError {
     Unavailable(#[source] sqlx::Error),
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    #[error("SQLite error")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("database migration failed")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("the write transaction failed to commit")]
@@ -181,6 +183,19 @@ impl InFlightKeys {
             return Err(StoreError::IdempotencyKeyInUse);
         }
         Ok(InFlightGuard { owner: self, entry })
+    }
+}
+
+impl InFlightKeys {
+    /// Claims the key of an idempotent request; requests without one hold nothing.
+    pub fn claim_optional(
+        &self,
+        tenant: Tenant,
+        claim: Option<&IdempotencyClaim>,
+    ) -> StoreResult<Option<InFlightGuard<'_>>> {
+        claim
+            .map(|claim| self.claim(tenant, &claim.key))
+            .transpose()
     }
 }
 
