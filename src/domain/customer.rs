@@ -3,9 +3,16 @@
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::{Map, Value};
 
+use super::CustomerId;
 use super::contact::{Email, Language, Phone};
 use super::timestamp::Timestamp;
-use super::{CustomerId, FieldError};
+
+mod fields;
+
+pub use fields::{
+    FULL_NAME_MAX_CHARS, NOTES_MAX_CHARS, SOURCE_CHANNEL_MAX_CHARS, parse_full_name, parse_notes,
+    parse_source_channel,
+};
 
 /// Score of a customer Renvo knows nothing about yet: neutral on the 0–100 scale.
 pub const NEUTRAL_SCORE: f64 = 50.0;
@@ -178,60 +185,4 @@ where
         field.to_owned(),
         serde_json::to_value(old).unwrap_or(Value::Null),
     );
-}
-
-/// `full_name`: trimmed, 1–256 characters, no control characters.
-pub fn parse_full_name(raw: &str) -> Result<String, FieldError> {
-    bounded_text("full_name", raw, 256)
-}
-
-/// `source_channel`: trimmed, 1–64 characters, no control characters.
-pub fn parse_source_channel(raw: &str) -> Result<String, FieldError> {
-    bounded_text("source_channel", raw, 64)
-}
-
-/// `notes`: at most 10,000 characters; line breaks and tabs are fine, other control
-/// characters (NUL above all, which PostgreSQL cannot store) are not.
-pub fn parse_notes(raw: &str) -> Result<String, FieldError> {
-    const MAX: usize = 10_000;
-    if raw.chars().count() > MAX {
-        return Err(FieldError::new(
-            "notes",
-            format!("`notes` must be at most {MAX} characters."),
-        ));
-    }
-    if raw
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(FieldError::new(
-            "notes",
-            "`notes` must not contain control characters other than line breaks and tabs.",
-        ));
-    }
-    Ok(raw.to_owned())
-}
-
-fn bounded_text(param: &str, raw: &str, max: usize) -> Result<String, FieldError> {
-    let text = raw.trim();
-    let length = text.chars().count();
-    if length == 0 {
-        return Err(FieldError::new(
-            param,
-            format!("`{param}` must not be empty."),
-        ));
-    }
-    if length > max {
-        return Err(FieldError::new(
-            param,
-            format!("`{param}` must be at most {max} characters."),
-        ));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            param,
-            format!("`{param}` must not contain control characters."),
-        ));
-    }
-    Ok(text.to_owned())
 }
