@@ -7,3 +7,4 @@ mod helpers;
 mod customers;
 mod openapi;
 mod openapi_responses;
+mod ops;
