@@ -6,10 +6,16 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::get;
 
+use utoipa::{IntoParams, ToSchema};
+
 use super::body::{Field, JsonObject};
 use super::error::ApiError;
-use super::idempotency::idempotency_claim;
-use super::list::{ListOut, ListQuery};
+use super::idempotency::{IdempotencyKeyParam, idempotency_claim};
+use super::list::{ListOut, ListQuery, PageParams};
+use super::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RateLimited, Unauthenticated,
+    Unavailable, UnsupportedMediaType,
+};
 use super::{AppState, json_response, stored_response};
 use crate::domain::contact::{Email, Language, Phone, fold_email};
 use crate::domain::customer::{self, CustomerPatch, NewCustomer, READ_ONLY_FIELDS};
@@ -35,7 +41,28 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// `GET /v1/customers`
+/// List customers
+///
+/// Newest first. `email` keeps only the customers with that address, compared ignoring letter
+/// case.
+#[utoipa::path(
+    get,
+    path = "/v1/customers",
+    tag = "customers",
+    security(("bearer" = [])),
+    params(
+        ("email" = Option<String>, Query,
+            description = "Only customers with this email, compared ignoring letter case."),
+        PageParams,
+    ),
+    responses(
+        (status = 200, description = "A page of customers.", body = ListOut<CustomerOut>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn list_customers(
     State(app): State<AppState>,
     ReadAccess(tenant): ReadAccess,
@@ -54,7 +81,21 @@ pub async fn list_customers(
     })))
 }
 
-/// `GET /v1/customers/{id}`
+/// Retrieve a customer
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}",
+    tag = "customers",
+    security(("bearer" = [])),
+    params(CustomerIdParam),
+    responses(
+        (status = 200, description = "The customer.", body = CustomerOut),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn retrieve_customer(
     State(app): State<AppState>,
     ReadAccess(tenant): ReadAccess,
@@ -71,7 +112,30 @@ pub async fn retrieve_customer(
     Ok(json_response(&customer))
 }
 
-/// `POST /v1/customers`
+/// Create a customer
+///
+/// Records a `customer.created` event with the customer. Needs a `read_write` key.
+#[utoipa::path(
+    post,
+    path = "/v1/customers",
+    tag = "customers",
+    security(("bearer" = [])),
+    params(IdempotencyKeyParam),
+    request_body = CustomerCreateIn,
+    responses(
+        (status = 201, description = "The new customer.", body = CustomerOut,
+            headers(("Idempotent-Replayed" = String,
+                description = "`true` on a replayed answer."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn create_customer(
     State(app): State<AppState>,
     WriteAccess(tenant): WriteAccess,
@@ -86,7 +150,32 @@ pub async fn create_customer(
     Ok(stored_response(stored))
 }
 
-/// `PATCH /v1/customers/{id}`
+/// Update a customer
+///
+/// Absent fields stay as they are; `null` clears an optional field. A change records a
+/// `customer.updated` event; `{}` changes nothing and records none. Needs a `read_write` key.
+#[utoipa::path(
+    patch,
+    path = "/v1/customers/{id}",
+    tag = "customers",
+    security(("bearer" = [])),
+    params(CustomerIdParam, IdempotencyKeyParam),
+    request_body = CustomerUpdateIn,
+    responses(
+        (status = 200, description = "The customer after the update.", body = CustomerOut,
+            headers(("Idempotent-Replayed" = String,
+                description = "`true` on a replayed answer."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn update_customer(
     State(app): State<AppState>,
     WriteAccess(tenant): WriteAccess,
@@ -195,4 +284,104 @@ fn field_rule(
     rule: fn(&str) -> Result<String, FieldError>,
 ) -> impl Fn(&str) -> Result<String, String> {
     move |text| rule(text).map_err(|error| error.message)
+}
+
+/// The `{id}` of a customer path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CustomerIdParam {
+    /// The customer's id, `cu_` and a UUID; the bare UUID in any letter case works too.
+    pub id: String,
+}
+
+/// A person who rents from the account.
+#[derive(ToSchema)]
+pub struct CustomerOut {
+    /// `cu_` and a lowercase UUIDv7.
+    #[schema(pattern = "^cu_[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")]
+    pub id: String,
+    #[schema(inline)]
+    pub object: CustomerObject,
+    /// `true` for a live-mode customer, `false` for test mode.
+    pub livemode: bool,
+    /// Trimmed, 1 to 256 characters.
+    pub full_name: String,
+    /// As given, or `null`.
+    #[schema(required = true)]
+    pub email: Option<String>,
+    /// E.164, such as `+14155550100`, or `null`.
+    #[schema(required = true)]
+    pub phone: Option<String>,
+    /// A canonical BCP 47 tag, `en` unless set.
+    pub preferred_language: String,
+    /// Where the customer came from, or `null`.
+    #[schema(required = true)]
+    pub source_channel: Option<String>,
+    /// Internal notes, or `null`.
+    #[schema(required = true)]
+    pub notes: Option<String>,
+    /// Whether the customer has rented before; set by the server.
+    pub is_returning: bool,
+    /// Lifetime rental count; set by the server.
+    #[schema(minimum = 0)]
+    pub total_rentals: i64,
+    /// Trust score from 0 to 100, 50 when nothing is known; set by the server.
+    #[schema(minimum = 0, maximum = 100)]
+    pub overall_score: f64,
+    /// RFC 3339 in UTC, such as `2026-12-04T15:01:34.123Z`.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// RFC 3339 in UTC; changes with every update that changes something.
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// The `object` of a customer: always `"customer"`.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerObject {
+    Customer,
+}
+
+/// A new customer. Only `full_name` is required; fields outside this list are refused.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerCreateIn {
+    /// Trimmed; 1 to 256 characters, no control characters.
+    #[schema(min_length = 1, max_length = 256)]
+    pub full_name: String,
+    /// One mailbox, at most 254 bytes; stored as given. Need not be unique.
+    pub email: Option<String>,
+    /// A `+`-prefixed international number; spaces, dashes, dots and brackets are fine.
+    /// Stored as E.164.
+    pub phone: Option<String>,
+    /// A BCP 47 tag, stored canonically (`zh_CN` becomes `zh-CN`); `en` when absent or `null`.
+    pub preferred_language: Option<String>,
+    /// Trimmed; 1 to 64 characters.
+    #[schema(min_length = 1, max_length = 64)]
+    pub source_channel: Option<String>,
+    /// At most 10,000 characters.
+    #[schema(max_length = 10000)]
+    pub notes: Option<String>,
+}
+
+/// Changes to a customer: absent leaves a field alone, `null` clears an optional one.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerUpdateIn {
+    /// Trimmed; 1 to 256 characters. Cannot be `null`.
+    #[schema(nullable = false, min_length = 1, max_length = 256)]
+    pub full_name: Option<String>,
+    /// One mailbox, at most 254 bytes.
+    pub email: Option<String>,
+    /// A `+`-prefixed international number, stored as E.164.
+    pub phone: Option<String>,
+    /// A BCP 47 tag; `null` puts back `en`.
+    pub preferred_language: Option<String>,
+    /// Trimmed; 1 to 64 characters.
+    #[schema(min_length = 1, max_length = 64)]
+    pub source_channel: Option<String>,
+    /// At most 10,000 characters.
+    #[schema(max_length = 10000)]
+    pub notes: Option<String>,
 }

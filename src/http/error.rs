@@ -4,6 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::FieldError;
 use crate::store::StoreError;
@@ -23,20 +24,50 @@ pub struct ApiError {
     retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Body<'a>,
+/// Every failure, whatever its status: `{"error": {...}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorOut<'a> {
+    error: ErrorBodyOut<'a>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// What went wrong, for a person and for a program.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBodyOut<'a> {
     #[serde(rename = "type")]
-    kind: &'static str,
+    #[schema(inline)]
+    kind: ErrorType,
+    /// What went wrong and what to do about it, for a person to read.
     message: &'a str,
+    /// The parameter, field or header at fault; present only when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     param: Option<&'a str>,
+    /// A stable code for programs, such as `parameter_invalid`, `resource_missing`,
+    /// `api_key_invalid`, `scope_insufficient`, `idempotency_key_in_use` or `rate_limited`.
     code: &'static str,
+    /// The id of the request (also in the `Request-Id` header), for support.
+    #[schema(required = true)]
     request_id: Option<String>,
+}
+
+/// The kind of failure, fixed by the status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    /// 400, 405, 413, 415.
+    InvalidRequestError,
+    /// 401.
+    AuthenticationError,
+    /// 403.
+    PermissionError,
+    /// 404.
+    NotFound,
+    /// 409.
+    Conflict,
+    /// 429.
+    RateLimitError,
+    /// 500, 503.
+    ApiError,
 }
 
 impl ApiError {
@@ -198,15 +229,15 @@ impl ApiError {
         )
     }
 
-    fn error_type(&self) -> &'static str {
+    fn error_type(&self) -> ErrorType {
         match self.status.as_u16() {
-            401 => "authentication_error",
-            403 => "permission_error",
-            404 => "not_found",
-            409 => "conflict",
-            429 => "rate_limit_error",
-            500..=599 => "api_error",
-            _ => "invalid_request_error",
+            401 => ErrorType::AuthenticationError,
+            403 => ErrorType::PermissionError,
+            404 => ErrorType::NotFound,
+            409 => ErrorType::Conflict,
+            429 => ErrorType::RateLimitError,
+            500..=599 => ErrorType::ApiError,
+            _ => ErrorType::InvalidRequestError,
         }
     }
 }
@@ -240,8 +271,8 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = REQUEST_ID.try_with(Clone::clone).ok();
-        let envelope = Envelope {
-            error: Body {
+        let envelope = ErrorOut {
+            error: ErrorBodyOut {
                 kind: self.error_type(),
                 message: &self.message,
                 param: self.param.as_deref(),

@@ -2,12 +2,31 @@
 //! transaction as the write it protects.
 
 use axum::http::{HeaderMap, Method};
+use utoipa::IntoParams;
 
 use super::body::JsonObject;
 use super::error::ApiError;
 use crate::store::IdempotencyClaim;
 
 pub const HEADER: &str = "idempotency-key";
+
+/// The `Idempotency-Key` header as the OpenAPI document shows it.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKeyParam {
+    /// 1 to 255 printable ASCII characters. The first response to a key is kept for 24 hours
+    /// and replayed, with `Idempotent-Replayed: true`, to a retry of the same request; the same
+    /// key with another request is 400 `idempotency_key_reused`, and while the first is still
+    /// running 409 `idempotency_key_in_use`.
+    #[param(
+        rename = "Idempotency-Key",
+        nullable = false,
+        min_length = 1,
+        max_length = 255
+    )]
+    #[param(pattern = "^[ -~]+$")]
+    pub idempotency_key: Option<String>,
+}
 
 /// The claim for this request, or `None` without the header.
 pub fn idempotency_claim(

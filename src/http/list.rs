@@ -2,7 +2,7 @@
 //! each at most once, nothing unknown.
 
 use serde::Serialize;
-use serde::ser::{SerializeStruct, Serializer};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
 use crate::store::{Page, PageRequest};
@@ -75,11 +75,25 @@ impl ListQuery {
     }
 }
 
-/// A page on the wire: `{"object":"list","data":[…],"has_more":…,"next_cursor":…}`.
+/// A page of objects, newest first.
+#[derive(Serialize, ToSchema)]
 pub struct ListOut<T> {
+    #[schema(inline)]
+    object: ListObject,
+    /// The objects of this page, newest first.
     pub data: Vec<T>,
+    /// Whether more objects follow this page.
     pub has_more: bool,
+    /// The id of the page's last object when more follow: pass it as `starting_after`.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
+}
+
+/// The `object` of a list: always `"list"`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum ListObject {
+    List,
 }
 
 impl<T> ListOut<T> {
@@ -90,21 +104,27 @@ impl<T> ListOut<T> {
         } else {
             None
         };
+        ListOut::new(page.items, page.has_more, next_cursor)
+    }
+
+    /// A page from its parts.
+    pub fn new(data: Vec<T>, has_more: bool, next_cursor: Option<String>) -> ListOut<T> {
         ListOut {
-            data: page.items,
-            has_more: page.has_more,
+            object: ListObject::List,
+            data,
+            has_more,
             next_cursor,
         }
     }
 }
 
-impl<T: Serialize> Serialize for ListOut<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_struct("List", 4)?;
-        out.serialize_field("object", "list")?;
-        out.serialize_field("data", &self.data)?;
-        out.serialize_field("has_more", &self.has_more)?;
-        out.serialize_field("next_cursor", &self.next_cursor)?;
-        out.end()
-    }
+/// The paging parameters every list takes, as the OpenAPI document shows them.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// How many objects to return: 1 to 100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<u32>,
+    /// An object id, usually the previous page's `next_cursor`: the page starts after it.
+    pub starting_after: Option<String>,
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod list;
+pub mod openapi;
 pub mod ops;
 
 use std::collections::HashMap;
@@ -109,11 +110,31 @@ impl AppState {
     }
 }
 
+/// Every route the router serves, as method and path: the list the OpenAPI document is checked
+/// against. Each `/v1` route is also served, identically, under [`V1_ALIAS`].
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/customers"),
+    ("POST", "/v1/customers"),
+    ("GET", "/v1/customers/{id}"),
+    ("PATCH", "/v1/customers/{id}"),
+    ("GET", "/v1/events"),
+    ("GET", "/v1/events/{id}"),
+    ("GET", "/v1/openapi.json"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+];
+
+/// The prefix under which every `/v1` route is served a second time: Renvo's base URL ends in
+/// `/api`.
+pub const V1_ALIAS: &str = "/api";
+
 /// The whole API: every route under `/v1` and, identically, under `/api/v1`.
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .merge(customers::router())
-        .merge(events::router());
+        .merge(events::router())
+        .route("/openapi.json", axum::routing::get(openapi::openapi_json));
     Router::new()
         .nest("/v1", v1.clone())
         .nest("/api/v1", v1)
