@@ -11,12 +11,19 @@ use crate::helpers::{Backend, Reply, TestApp};
 use crate::{backend_tests, postgres_tests};
 use renvo::domain::Mode;
 use renvo::domain::key::Scope;
+use renvo::store;
+use sqlx::Connection;
+use tokio::task::JoinSet;
 
 backend_tests!(
     a_key_made_on_one_node_works_on_the_other_at_once_and_so_does_its_revocation,
     an_idempotent_write_on_one_node_is_replayed_by_the_other,
+    nodes_racing_on_an_empty_database_make_one_first_account,
 );
-postgres_tests!(a_key_in_flight_on_one_node_answers_409_on_the_other);
+postgres_tests!(
+    a_key_in_flight_on_one_node_answers_409_on_the_other,
+    nodes_starting_together_on_an_empty_database_migrate_it_once,
+);
 
 async fn a_key_made_on_one_node_works_on_the_other_at_once_and_so_does_its_revocation(
     backend: Backend,
@@ -76,6 +83,40 @@ async fn an_idempotent_write_on_one_node_is_replayed_by_the_other(backend: Backe
             .len(),
         2
     );
+}
+
+async fn nodes_racing_on_an_empty_database_make_one_first_account(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = backend.fresh_database(&dir).await;
+    let a = store::open(&url, 4).await.unwrap();
+    let b = store::open(&url, 4).await.unwrap();
+
+    let mut attempts = JoinSet::new();
+    for store in [a.clone(), b.clone()].into_iter().cycle().take(10) {
+        attempts.spawn(async move { store.create_first_account("default").await.unwrap() });
+    }
+    let created: Vec<_> = attempts.join_all().await.into_iter().flatten().collect();
+
+    assert_eq!(created.len(), 1);
+    assert_eq!(a.list_accounts().await.unwrap(), created);
+    assert_eq!(b.list_accounts().await.unwrap(), created);
+}
+
+async fn nodes_starting_together_on_an_empty_database_migrate_it_once(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = backend.fresh_database(&dir).await;
+
+    let (a, b) = tokio::join!(store::open(&url, 4), store::open(&url, 4));
+
+    assert!(a.is_ok() && b.is_ok(), "{:?} {:?}", a.err(), b.err());
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let applied: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(applied.first(), Some(&(1, true)));
+    assert!(applied.iter().all(|(_, success)| *success));
 }
 
 async fn a_key_in_flight_on_one_node_answers_409_on_the_other(backend: Backend) {

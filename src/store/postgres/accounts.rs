@@ -23,6 +23,33 @@ pub async fn create_account(pool: &PgPool, name: &str) -> StoreResult<Account> {
     Ok(account)
 }
 
+/// Takes a lock on `accounts` that conflicts with itself and with inserts, so nodes starting
+/// together on an empty database make one first account, not one each.
+pub async fn create_first_account(pool: &PgPool, name: &str) -> StoreResult<Option<Account>> {
+    let account = Account {
+        id: AccountId::generate(),
+        name: name.to_owned(),
+        created_at: Timestamp::now(),
+    };
+    let mut tx = pool.begin().await?;
+
+    sqlx::query("LOCK TABLE accounts IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query(
+        "INSERT INTO accounts (id, name, created_at) SELECT $1, $2, $3 \
+         WHERE NOT EXISTS (SELECT 1 FROM accounts)",
+    )
+    .bind(account.id.uuid())
+    .bind(&account.name)
+    .bind(account.created_at.unix_millis())
+    .execute(&mut *tx)
+    .await?;
+
+    tx.commit().await?;
+    Ok((done.rows_affected() == 1).then_some(account))
+}
+
 pub async fn list_accounts(pool: &PgPool) -> StoreResult<Vec<Account>> {
     let rows = sqlx::query("SELECT id, name, created_at FROM accounts ORDER BY id")
         .fetch_all(pool)

@@ -127,6 +127,12 @@ impl Store for PostgresStore {
             .map_err(reclassify)
     }
 
+    async fn create_first_account(&self, name: &str) -> StoreResult<Option<Account>> {
+        accounts::create_first_account(&self.pool, name)
+            .await
+            .map_err(reclassify)
+    }
+
     async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
         accounts::list_accounts(&self.pool)
             .await
