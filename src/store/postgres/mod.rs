@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
-pub use self::idempotency::lock_id as idempotency_lock_id;
 use super::{
     Account, IdempotencyClaim, InFlightKeys, KeyGrant, Page, PageRequest, Store, StoreError,
     StoreResult, StoredResponse,
