@@ -2,9 +2,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod contract;
+mod db;
+// Shared by every test module; some helpers serve only a few of them.
+#[allow(dead_code)]
 mod helpers;
 
+mod concurrency;
 mod customers;
+mod engines;
+mod nodes;
 mod openapi;
 mod openapi_responses;
 mod ops;
+mod postgres;
+mod tenancy;

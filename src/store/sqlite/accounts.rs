@@ -18,6 +18,21 @@ pub fn insert_account(conn: &Connection, account: &Account) -> StoreResult<()> {
     Ok(())
 }
 
+/// Inserts the account only while there is none; `true` when it did.
+pub fn insert_first_account(conn: &Connection, account: &Account) -> StoreResult<bool> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO accounts (id, name, created_at) SELECT ?1, ?2, ?3 \
+             WHERE NOT EXISTS (SELECT 1 FROM accounts)",
+        )?
+        .execute(params![
+            account.id.uuid(),
+            account.name,
+            account.created_at.unix_millis()
+        ])?;
+    Ok(inserted == 1)
+}
+
 pub fn list_accounts(conn: &Connection) -> StoreResult<Vec<Account>> {
     let mut statement =
         conn.prepare_cached("SELECT id, name, created_at FROM accounts ORDER BY id")?;

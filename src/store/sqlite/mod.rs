@@ -99,6 +99,21 @@ impl Store for SqliteStore {
         Ok(account)
     }
 
+    async fn create_first_account(&self, name: &str) -> StoreResult<Option<Account>> {
+        let account = Account {
+            id: AccountId::generate(),
+            name: name.to_owned(),
+            created_at: Timestamp::now(),
+        };
+        let row = account.clone();
+        // The writer's `BEGIN IMMEDIATE` makes check and insert one step, across processes too.
+        let created = self
+            .writer
+            .write(move |conn| accounts::insert_first_account(conn, &row))
+            .await?;
+        Ok(created.then_some(account))
+    }
+
     async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
         self.readers.with(accounts::list_accounts)
     }
