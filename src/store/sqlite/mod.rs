@@ -13,6 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Row};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -35,6 +36,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct SqliteStore {
+    path: PathBuf,
     readers: ReadPool,
     writer: Writer,
     in_flight: InFlightKeys,
@@ -50,17 +52,36 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let path = options.get_filename().to_path_buf();
 
-        let mut migration_conn = options.connect().await?;
-        MIGRATOR.run(&mut migration_conn).await?;
-        sqlx::Connection::close(migration_conn).await?;
+        migrate(&options).await?;
 
         let writer = Writer::start(connect(&path)?)
             .map_err(|error| StoreError::Invalid(error.to_string()))?;
         Ok(SqliteStore {
-            readers: ReadPool::new(path),
+            readers: ReadPool::new(path.clone()),
+            path,
             writer,
             in_flight: InFlightKeys::default(),
         })
+    }
+}
+
+/// Applies pending migrations. SQLite has no migration lock, so when several processes open
+/// a new file at once one of them can lose the race to create a table; its migration rolled
+/// back whole, and a second try finds the schema already in place.
+async fn migrate(options: &SqliteConnectOptions) -> StoreResult<()> {
+    let mut attempt = 1;
+    loop {
+        let mut conn = options.connect().await?;
+        let outcome = MIGRATOR.run(&mut conn).await;
+        sqlx::Connection::close(conn).await?;
+        match outcome {
+            Err(error) if attempt < 3 => {
+                tracing::debug!(error = %error, attempt, "migration raced another process; retrying");
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                attempt += 1;
+            }
+            other => return Ok(other?),
+        }
     }
 }
 
@@ -71,12 +92,22 @@ fn connect(path: &Path) -> StoreResult<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     conn.set_prepared_statement_cache_capacity(64);
+    // Without the planner stability guarantee SQLite re-prepares a cached statement whenever
+    // a value bound to a range constraint (the `id < ?` cursor) changes: a parse per list.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(conn)
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
+        // An open connection keeps reading a file that was deleted or moved away.
+        if !self.path.exists() {
+            return Err(StoreError::Invalid(format!(
+                "{} is gone",
+                self.path.display()
+            )));
+        }
         self.readers
             .with(|conn| {
                 Ok(conn.query_row("SELECT count(*) FROM accounts", [], |row| {
