@@ -1,13 +1,14 @@
 //! `/v1/events`: the record of changes, newest first, kept 30 days.
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::value::RawValue;
 
 use super::error::ApiError;
 use super::list::{ListOut, ListQuery};
+use super::path::PathId;
 use super::{AppState, json_response};
 use crate::domain::EventId;
 use crate::domain::event::EventType;
@@ -56,7 +57,7 @@ pub async fn list_events(
 pub async fn retrieve_event(
     State(app): State<AppState>,
     ReadAccess(tenant): ReadAccess,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::no_such("event", &id);
     let event_id = EventId::parse(&id).ok_or_else(missing)?;

@@ -9,6 +9,7 @@ pub mod events;
 pub mod idempotency;
 pub mod list;
 pub mod ops;
+pub mod path;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
