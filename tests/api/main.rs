@@ -6,3 +6,4 @@ mod raw_http;
 
 mod customers;
 mod events;
+mod query_plans;

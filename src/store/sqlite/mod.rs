@@ -40,6 +40,21 @@ macro_rules! customer_select {
     };
 }
 
+/// One page of a tenant's customers below a cursor id, newest first. Binds: account, mode,
+/// cursor, limit. Public so a test can check its query plan.
+pub const LIST_CUSTOMERS_SQL: &str = customer_select!(
+    "INDEXED BY customers_tenant_id \
+     WHERE account_id = ? AND mode = ? AND id < ? ORDER BY id DESC LIMIT ?"
+);
+
+/// As [`LIST_CUSTOMERS_SQL`], only customers with one folded email. Binds: account, mode,
+/// folded email, cursor, limit.
+pub const LIST_CUSTOMERS_BY_EMAIL_SQL: &str = customer_select!(
+    "INDEXED BY customers_tenant_email \
+     WHERE account_id = ? AND mode = ? AND email_folded = ? AND id < ? \
+     ORDER BY id DESC LIMIT ?"
+);
+
 pub struct SqliteStore {
     readers: SqlitePool,
     writer: Writer,
@@ -250,30 +265,23 @@ impl Store for SqliteStore {
         let fetch = i64::from(page.limit) + 1;
         let rows = match email_folded {
             Some(email) => {
-                sqlx::query(customer_select!(
-                    "INDEXED BY customers_tenant_email \
-                     WHERE account_id = ? AND mode = ? AND email_folded = ? AND id < ? \
-                     ORDER BY id DESC LIMIT ?"
-                ))
-                .bind(tenant.account.uuid())
-                .bind(tenant.mode.as_str())
-                .bind(email)
-                .bind(after)
-                .bind(fetch)
-                .fetch_all(&self.readers)
-                .await?
+                sqlx::query(LIST_CUSTOMERS_BY_EMAIL_SQL)
+                    .bind(tenant.account.uuid())
+                    .bind(tenant.mode.as_str())
+                    .bind(email)
+                    .bind(after)
+                    .bind(fetch)
+                    .fetch_all(&self.readers)
+                    .await?
             }
             None => {
-                sqlx::query(customer_select!(
-                    "INDEXED BY customers_tenant_id \
-                     WHERE account_id = ? AND mode = ? AND id < ? ORDER BY id DESC LIMIT ?"
-                ))
-                .bind(tenant.account.uuid())
-                .bind(tenant.mode.as_str())
-                .bind(after)
-                .bind(fetch)
-                .fetch_all(&self.readers)
-                .await?
+                sqlx::query(LIST_CUSTOMERS_SQL)
+                    .bind(tenant.account.uuid())
+                    .bind(tenant.mode.as_str())
+                    .bind(after)
+                    .bind(fetch)
+                    .fetch_all(&self.readers)
+                    .await?
             }
         };
         let items = rows
