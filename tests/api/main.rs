@@ -4,6 +4,14 @@
 mod helpers;
 mod raw_http;
 
+mod auth;
+mod body_limit;
+mod concurrency;
+mod customer_validation;
 mod customers;
+mod errors;
 mod events;
+mod idempotency;
+mod lists;
+mod ops;
 mod query_plans;
