@@ -2,9 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod process;
 mod raw_http;
 
 mod auth;
+mod binary;
 mod body_limit;
 mod concurrency;
 mod customer_validation;
