@@ -1,6 +1,8 @@
 //! The real binary: first start, restarts, graceful shutdown, the account and key commands,
 //! durability under SIGKILL, logs, and the reference page's requests.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -146,6 +148,67 @@ async fn account_and_key_commands_print_only_what_they_were_asked_for() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_list_shows_when_a_key_was_last_used() {
+    let database = Database::fresh();
+    let mut server = database.serve(&[]).await;
+    let (test_key, live_key) = printed_keys(&server.wait_for_stdout("rv_live_").await);
+    let shown = |key: &str| format!("{}…{}", &key[..8], &key[key.len() - 4..]);
+
+    assert_eq!(get(&server, "/v1/customers", &test_key).await.status, 200);
+    let mut listed = String::new();
+    for _ in 0..40 {
+        listed = database.run(&["keys", "list"]).await.1;
+        let test_line = listed
+            .lines()
+            .find(|l| l.contains(&shown(&test_key)))
+            .unwrap();
+        if !test_line.contains("never") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.kill().await;
+
+    let line_of = |key: &str| listed.lines().find(|l| l.contains(&shown(key))).unwrap();
+    let used = line_of(&test_key);
+    assert!(
+        used.contains("read_write") && used.contains(" test "),
+        "{listed}"
+    );
+    let columns: Vec<&str> = used.split_whitespace().collect();
+    let (created, last_used) = (columns[4], columns[5]);
+    assert!(
+        last_used.ends_with('Z') && last_used.len() == 24,
+        "{listed}"
+    );
+    assert!(last_used >= created, "{listed}");
+    assert!(line_of(&live_key).contains("never"), "{listed}");
+    assert!(!listed.contains(&test_key[8..]) && !listed.contains(&live_key[8..]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_default_to_renvo_db_in_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &'static [&'static str]| {
+        tokio::process::Command::new(crate::process::BINARY)
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("RENVO_DATABASE_URL")
+            .output()
+    };
+
+    let account = run(&["accounts", "create", "--name", "Acme"])
+        .await
+        .unwrap();
+    let key = run(&["keys", "create", "--scope", "read"]).await.unwrap();
+
+    assert!(account.status.success() && key.status.success());
+    assert!(String::from_utf8_lossy(&account.stdout).starts_with("acct_"));
+    assert!(String::from_utf8_lossy(&key.stdout).starts_with("rv_test_"));
+    assert!(dir.path().join("renvo.db").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_logs_one_json_line_per_request_with_its_span() {
     let database = Database::fresh();
     let mut server = database.serve(&[("RENVO_LOG_FORMAT", "json")]).await;
@@ -214,11 +277,13 @@ async fn the_reference_requests_script_passes_against_the_real_server() {
 }
 
 /// Creates customers with idempotency keys `w{worker}-{n}` until a request fails; returns
-/// (key, customer id) of every create answered 201, and the keys sent.
+/// (key, customer id) of every create answered 201, and the keys sent. Counts answers in
+/// `answered`.
 async fn create_until_failure(
     address: String,
     key: String,
     worker: usize,
+    answered: Arc<AtomicUsize>,
 ) -> (Vec<(String, String)>, Vec<String>) {
     let client = reqwest::Client::new();
     let (mut acknowledged, mut sent) = (Vec::new(), Vec::new());
@@ -240,6 +305,7 @@ async fn create_until_failure(
             break;
         };
         acknowledged.push((idempotency_key, body["id"].as_str().unwrap().to_owned()));
+        answered.fetch_add(1, Ordering::Relaxed);
     }
     (acknowledged, sent)
 }
@@ -250,16 +316,24 @@ async fn every_create_answered_201_survives_a_sigkill_under_load() {
     let mut server = database.serve(&[("RENVO_RATE_LIMIT", "0")]).await;
     let (key, _) = printed_keys(&server.wait_for_stdout("rv_live_").await);
 
+    let answered = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..8)
         .map(|worker| {
+            let address = server.address.clone();
             tokio::spawn(create_until_failure(
-                server.address.clone(),
+                address,
                 key.clone(),
                 worker,
+                answered.clone(),
             ))
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for _ in 0..300 {
+        if answered.load(Ordering::Relaxed) >= 150 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     server.kill().await;
     let (mut acknowledged, mut sent) = (Vec::new(), Vec::new());
     for worker in workers {
@@ -268,24 +342,36 @@ async fn every_create_answered_201_survives_a_sigkill_under_load() {
         sent.extend(keys);
     }
     assert!(
-        acknowledged.len() >= 50,
+        acknowledged.len() >= 150,
         "only {} creates under load",
         acknowledged.len()
     );
 
     let mut restarted = database.serve(&[("RENVO_RATE_LIMIT", "0")]).await;
-    for (_, id) in &acknowledged {
-        let kept = get(&restarted, &format!("/v1/customers/{id}"), &key).await;
+    assert_kept_after_restart(&restarted, &key, &acknowledged, &sent).await;
+    restarted.kill().await;
+}
+
+/// Every acknowledged customer is there, and retrying every key sent (answered or not) creates
+/// or replays: no key is left stuck in flight by the crash.
+async fn assert_kept_after_restart(
+    server: &Server,
+    key: &str,
+    acknowledged: &[(String, String)],
+    sent: &[String],
+) {
+    for (_, id) in acknowledged {
+        let kept = get(server, &format!("/v1/customers/{id}"), key).await;
         assert_eq!(
             kept.status, 200,
             "customer {id} was answered 201 and then lost"
         );
     }
     let client = reqwest::Client::new();
-    for idempotency_key in &sent {
+    for idempotency_key in sent {
         let retried = client
-            .post(restarted.url("/v1/customers"))
-            .bearer_auth(&key)
+            .post(server.url("/v1/customers"))
+            .bearer_auth(key)
             .header("Idempotency-Key", idempotency_key)
             .json(&json!({"full_name": idempotency_key}))
             .send()
@@ -301,5 +387,4 @@ async fn every_create_answered_201_survives_a_sigkill_under_load() {
             );
         }
     }
-    restarted.kill().await;
 }

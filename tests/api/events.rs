@@ -1,6 +1,7 @@
 //! Events recorded with each change: `customer.created`, `customer.updated` with
 //! `previous_attributes`, nothing for a no-op, and `/v1/events` under the list rules.
 
+use renvo::domain::timestamp::Timestamp;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
@@ -13,6 +14,7 @@ backend_tests!(
     events_are_listed_newest_first_and_filtered_by_type,
     event_lists_follow_the_list_rules,
     an_event_is_retrieved_by_id_only_by_its_own_account_and_mode,
+    events_are_kept_30_days,
 );
 
 fn events_of(page: &Value) -> Vec<Value> {
@@ -196,4 +198,25 @@ async fn an_event_is_retrieved_by_id_only_by_its_own_account_and_mode(backend: B
     }
     let live_list = app.get_with("/v1/events", &app.live_key).await;
     assert_eq!(events_of(&live_list.body), Vec::<Value>::new());
+}
+
+async fn events_are_kept_30_days(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_customers(2).await;
+    let day = 24 * 3600 * 1000;
+
+    app.store
+        .purge_expired(Timestamp::now().plus_millis(29 * day))
+        .await
+        .unwrap();
+    let kept = events_of(&app.get("/v1/events").await.body);
+    app.store
+        .purge_expired(Timestamp::now().plus_millis(31 * day))
+        .await
+        .unwrap();
+    let purged = events_of(&app.get("/v1/events").await.body);
+
+    assert_eq!(kept.len(), 2);
+    assert_eq!(purged, Vec::<Value>::new());
+    assert_eq!(app.customer_count().await, 2, "customers stay");
 }

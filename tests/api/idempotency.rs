@@ -1,5 +1,6 @@
 //! `Idempotency-Key` on POST and PATCH: replays, reuse with another request, races, scope.
 
+use renvo::domain::timestamp::Timestamp;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -13,6 +14,7 @@ backend_tests!(
     twenty_identical_concurrent_creates_make_one_customer,
     keys_belong_to_one_account_and_mode,
     a_malformed_idempotency_key_is_400,
+    a_key_is_forgotten_after_24_hours,
 );
 
 async fn send_keyed(
@@ -106,12 +108,18 @@ async fn a_key_reused_with_another_request_is_400(backend: Backend) {
     )
     .await;
     let other_method = send_keyed(&app, Method::PATCH, &path, &app.key, "k", &body).await;
+    let notes = json!({"notes": "x"});
+    let second = app.create_customer(body.clone()).await;
+    let first_path = format!("/v1/customers/{}", second["id"].as_str().unwrap());
+    let patched = send_keyed(&app, Method::PATCH, &first_path, &app.key, "p", &notes).await;
+    let other_path = send_keyed(&app, Method::PATCH, &path, &app.key, "p", &notes).await;
 
-    for reply in [other_body, other_method] {
+    assert_eq!(patched.status, 200);
+    for reply in [other_body, other_method, other_path] {
         reply.assert_error(400, "idempotency_key_reused", Some("Idempotency-Key"));
         assert_eq!(reply.body["error"]["type"], "invalid_request_error");
     }
-    assert_eq!(app.customer_count().await, 1);
+    assert_eq!(app.customer_count().await, 2);
     assert_eq!(app.get(&path).await.body, created.body);
 }
 
@@ -206,21 +214,49 @@ async fn a_key_whose_first_request_is_still_running_is_409_in_use() {
         .await
         .unwrap();
 
-    let first = {
-        let (app, body) = (app.clone(), body.clone());
+    let send = |app: std::sync::Arc<TestApp>, body: Value| {
         tokio::spawn(async move {
             send_keyed(&app, Method::POST, "/v1/customers", &app.key, "slow", &body).await
         })
     };
+    let first = send(app.clone(), body.clone());
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let second = send_keyed(&app, Method::POST, "/v1/customers", &app.key, "slow", &body).await;
+    let second = send(app.clone(), body.clone());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     sqlx::query("COMMIT").execute(&mut lock).await.unwrap();
-    let first = first.await.unwrap();
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
     let third = send_keyed(&app, Method::POST, "/v1/customers", &app.key, "slow", &body).await;
 
-    second.assert_error(409, "idempotency_key_in_use", None);
-    assert_eq!(second.body["error"]["type"], "conflict");
-    assert_eq!(first.status, 201, "{}", first.body);
+    // Whichever of the two reached the store first waited for the lock; the other met it.
+    let (waited, refused) = if first.status == 409 {
+        (second, first)
+    } else {
+        (first, second)
+    };
+    refused.assert_error(409, "idempotency_key_in_use", None);
+    assert_eq!(refused.body["error"]["type"], "conflict");
+    assert_eq!(waited.status, 201, "{}", waited.body);
     assert_eq!(third.header("idempotent-replayed"), Some("true"));
-    assert_eq!(third.body, first.body);
+    assert_eq!(third.body, waited.body);
+    assert_eq!(app.customer_count().await, 1);
+}
+
+async fn a_key_is_forgotten_after_24_hours(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let body = json!({"full_name": "Jane"});
+    let first = send_keyed(&app, Method::POST, "/v1/customers", &app.key, "day", &body).await;
+    let kept = Timestamp::now().plus_millis(23 * 3600 * 1000);
+    let expired = Timestamp::now().plus_millis(25 * 3600 * 1000);
+
+    app.store.purge_expired(kept).await.unwrap();
+    let replayed = send_keyed(&app, Method::POST, "/v1/customers", &app.key, "day", &body).await;
+    app.store.purge_expired(expired).await.unwrap();
+    let fresh = send_keyed(&app, Method::POST, "/v1/customers", &app.key, "day", &body).await;
+
+    assert_eq!(replayed.body, first.body);
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    assert_eq!(fresh.status, 201);
+    assert_eq!(fresh.header("idempotent-replayed"), None);
+    assert_ne!(fresh.body["id"], first.body["id"]);
+    assert_eq!(app.customer_count().await, 2);
 }

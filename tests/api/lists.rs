@@ -18,6 +18,7 @@ backend_tests!(
     a_plus_sign_in_the_email_filter_is_found_when_percent_encoded,
     the_email_filter_pages_with_a_cursor,
     customers_of_another_mode_or_account_never_appear,
+    the_email_filter_folds_non_ascii_case_and_follows_updates,
 );
 
 fn ids_of(page: &Value) -> Vec<String> {
@@ -305,4 +306,29 @@ async fn customers_of_another_mode_or_account_never_appear(backend: Backend) {
     }
     let read = app.get_with("/v1/customers", &app.read_key).await;
     assert_eq!(ids_of(&read.body), [test["id"].as_str().unwrap()]);
+}
+
+async fn the_email_filter_folds_non_ascii_case_and_follows_updates(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let elodie = app
+        .create_customer(json!({"full_name": "Élodie", "email": "ÉLODIE@example.com"}))
+        .await;
+    let id = elodie["id"].as_str().unwrap();
+
+    let folded = app.get("/v1/customers?email=%C3%A9lodie@EXAMPLE.com").await;
+    app.patch(
+        &format!("/v1/customers/{id}"),
+        json!({"email": "Elodie.New@example.com"}),
+    )
+    .await;
+    let old = app.get("/v1/customers?email=%C3%A9lodie@example.com").await;
+    let new = app.get("/v1/customers?email=elodie.new@example.com").await;
+    app.patch(&format!("/v1/customers/{id}"), json!({"email": null}))
+        .await;
+    let cleared = app.get("/v1/customers?email=elodie.new@example.com").await;
+
+    assert_eq!(ids_of(&folded.body), [id]);
+    assert_eq!(ids_of(&old.body), Vec::<String>::new());
+    assert_eq!(ids_of(&new.body), [id]);
+    assert_eq!(ids_of(&cleared.body), Vec::<String>::new());
 }

@@ -68,6 +68,7 @@ async fn metrics_count_requests_by_route_and_status_without_a_key(backend: Backe
 
 #[tokio::test]
 async fn readyz_is_503_when_the_database_does_not_answer() {
+    renvo::install_tls_provider();
     let state = renvo::AppState::new(Arc::new(Unreachable), 0, Default::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

@@ -18,6 +18,8 @@ pub struct Database {
 
 impl Database {
     pub fn fresh() -> Database {
+        // The tests' HTTP clients need it, even without HTTPS.
+        renvo::install_tls_provider();
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = format!("sqlite://{}", dir.path().join("renvo.db").display());
         Database { url, _dir: dir }
