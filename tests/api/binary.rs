@@ -46,7 +46,7 @@ async fn the_first_start_prints_two_keys_once_and_a_restart_keeps_the_data() {
     let mut second = database.serve(&[]).await;
     let path = format!("/v1/customers/{}", customer.body["id"].as_str().unwrap());
     let kept = get(&second, &path, &test_key).await;
-    second.terminate().await;
+    second.signal("INT").await;
     assert_eq!(second.exit_code().await, Some(0));
 
     assert_eq!(kept.body, customer.body);
@@ -367,6 +367,23 @@ async fn assert_kept_after_restart(
             "customer {id} was answered 201 and then lost"
         );
     }
+    let mut created_events: Vec<String> = walk(server, key, "/v1/events?type=customer.created")
+        .await
+        .iter()
+        .map(|event| event["data"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut customers: Vec<String> = walk(server, key, "/v1/customers?")
+        .await
+        .iter()
+        .map(|customer| customer["id"].as_str().unwrap().to_owned())
+        .collect();
+    created_events.sort();
+    customers.sort();
+    assert_eq!(
+        created_events, customers,
+        "each kept customer kept its event"
+    );
+
     let client = reqwest::Client::new();
     for idempotency_key in sent {
         let retried = client
@@ -386,5 +403,19 @@ async fn assert_kept_after_restart(
                 "a retry replays the acknowledged create"
             );
         }
+    }
+}
+
+/// Every object of a list, page by page (`list` ends in `?` or a query).
+async fn walk(server: &Server, key: &str, list: &str) -> Vec<Value> {
+    let mut objects = Vec::new();
+    let mut path = format!("{list}&limit=100");
+    loop {
+        let page = get(server, &path, key).await;
+        objects.extend(page.body["data"].as_array().unwrap().iter().cloned());
+        let Some(cursor) = page.body["next_cursor"].as_str() else {
+            return objects;
+        };
+        path = format!("{list}&limit=100&starting_after={cursor}");
     }
 }

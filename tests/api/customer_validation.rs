@@ -143,7 +143,13 @@ async fn a_value_of_the_wrong_type_is_refused_naming_the_field(backend: Backend)
 async fn a_body_that_is_not_exactly_one_object_is_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (id, before) = existing_customer(&app).await;
-    let bodies: [&[u8]; 11] = [
+    let nested = format!(
+        r#"{{"full_name": "Jane", "notes": {}1{}}}"#,
+        "[".repeat(500),
+        "]".repeat(500)
+    );
+    let bodies: [&[u8]; 12] = [
+        nested.as_bytes(),
         b"",
         b"   ",
         b"[]",

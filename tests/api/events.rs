@@ -198,6 +198,17 @@ async fn an_event_is_retrieved_by_id_only_by_its_own_account_and_mode(backend: B
     }
     let live_list = app.get_with("/v1/events", &app.live_key).await;
     assert_eq!(events_of(&live_list.body), Vec::<Value>::new());
+    let live = app
+        .send_json(
+            reqwest::Method::POST,
+            "/v1/customers",
+            &app.live_key,
+            json!({"full_name": "L"}),
+        )
+        .await;
+    let live_event = events_of(&app.get_with("/v1/events", &app.live_key).await.body).remove(0);
+    assert_eq!(live_event["livemode"], true);
+    assert_eq!(live_event["data"], live.body);
 }
 
 async fn events_are_kept_30_days(backend: Backend) {

@@ -115,8 +115,13 @@ impl Server {
 
     /// Sends SIGTERM to the server's pid.
     pub async fn terminate(&self) {
+        self.signal("TERM").await;
+    }
+
+    /// Sends a signal (`TERM`, `INT`, …) to the server's pid.
+    pub async fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args([&format!("-{name}"), &self.pid().to_string()])
             .status()
             .await
             .expect("run kill");
