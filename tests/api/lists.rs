@@ -332,3 +332,28 @@ async fn the_email_filter_folds_non_ascii_case_and_follows_updates(backend: Back
     assert_eq!(ids_of(&new.body), [id]);
     assert_eq!(ids_of(&cleared.body), Vec::<String>::new());
 }
+
+/// SQLite only: the API deletes no customers, so the test removes one from the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cursor_of_a_deleted_customer_still_pages() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ids = newest_first(app.create_customers(5).await);
+    let deleted = uuid::Uuid::parse_str(&ids[1][3..]).unwrap();
+    let mut conn = app.sqlite_connection().await;
+    let removed = sqlx::query("DELETE FROM customers WHERE id = ?")
+        .bind(deleted)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(removed.rows_affected(), 1);
+
+    let page = app
+        .get(&format!("/v1/customers?limit=2&starting_after={}", ids[1]))
+        .await;
+    let missing = app.get(&format!("/v1/customers/{}", ids[1])).await;
+
+    assert_eq!(ids_of(&page.body), ids[2..4]);
+    assert_eq!(page.body["has_more"], true);
+    assert_eq!(page.body["next_cursor"], ids[3]);
+    missing.assert_error(404, "resource_missing", Some("id"));
+}
