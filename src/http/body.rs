@@ -2,8 +2,10 @@
 //! with no repeated keys; then typed access to each field by name.
 
 use std::fmt;
+use std::pin::Pin;
+use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -14,6 +16,12 @@ use super::error::ApiError;
 
 /// Largest body accepted; larger ones are answered 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Most bytes of a refused body read and thrown away before answering. A connection whose
+/// body is left unread is closed, and a client still sending then sees a broken pipe instead
+/// of the answer; past this bound (or `DISCARD_MAX_WAIT`) the connection is closed anyway.
+const DISCARD_MAX_BYTES: usize = 16 * 1024 * 1024;
+const DISCARD_MAX_WAIT: Duration = Duration::from_secs(5);
 
 /// A request body that is one JSON object, its fields in the order sent.
 #[derive(Debug)]
@@ -32,21 +40,62 @@ pub enum Field<T> {
 impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        if !is_json(request.headers().get(header::CONTENT_TYPE)) {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        let json = is_json(request.headers().get(header::CONTENT_TYPE));
+        let mut body = request.into_body();
+        if !json {
+            discard(&mut body).await;
             return Err(ApiError::content_type_invalid());
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::body_too_large(MAX_BODY_BYTES)
-                } else {
-                    ApiError::body_invalid("The request body could not be read.")
-                }
-            })?;
+        let bytes = read_limited(&mut body).await?;
         JsonObject::parse(&bytes)
     }
+}
+
+/// The body's next frame, as `http_body::Body::poll_frame` gives it. A macro rather than a
+/// function so that the frame type, from a crate this one does not name, stays inferred.
+macro_rules! next_frame {
+    ($body:expr) => {
+        std::future::poll_fn(|cx| Pin::new(&mut *$body).poll_frame(cx)).await
+    };
+}
+
+/// The whole body, or 413 as soon as it passes `MAX_BODY_BYTES` (the rest is discarded).
+async fn read_limited(body: &mut Body) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::body_too_large(MAX_BODY_BYTES);
+    let announced = body.size_hint().lower();
+    if announced > (MAX_BODY_BYTES + DISCARD_MAX_BYTES) as u64 {
+        return Err(too_large());
+    }
+
+    let mut bytes = Vec::new();
+    while let Some(frame) = next_frame!(body) {
+        let frame =
+            frame.map_err(|_| ApiError::body_invalid("The request body could not be read."))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if bytes.len() + data.len() > MAX_BODY_BYTES {
+            discard(body).await;
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&data);
+    }
+    Ok(bytes)
+}
+
+/// Reads and drops what is left of a refused body, within the discard bounds.
+async fn discard(body: &mut Body) {
+    let reading = async {
+        let mut discarded = 0;
+        while let Some(Ok(frame)) = next_frame!(body) {
+            discarded += frame.data_ref().map_or(0, Bytes::len);
+            if discarded > DISCARD_MAX_BYTES {
+                return;
+            }
+        }
+    };
+    let _gave_up = tokio::time::timeout(DISCARD_MAX_WAIT, reading).await;
 }
 
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {

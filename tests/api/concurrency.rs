@@ -71,7 +71,7 @@ async fn fifty_concurrent_creates_and_twenty_concurrent_updates_of_one_customer_
     backend: Backend,
 ) {
     let app = Arc::new(TestApp::spawn(backend).await);
-    let ids = app.create_customers(50, 50).await;
+    let ids = app.create_customers_concurrently(50, 50).await;
     let target = ids[0].clone();
 
     let mut updates = JoinSet::new();

@@ -80,7 +80,7 @@ fn is_millisecond_rfc3339(text: &str) -> bool {
 
 async fn a_walk_in_pages_of_seven_visits_250_customers_once_each_newest_first(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let mut created = app.create_customers(250, 10).await;
+    let mut created = app.create_customers_concurrently(250, 10).await;
     created.sort_unstable_by(|a, b| b.cmp(a));
     let created: Vec<Value> = created.into_iter().map(Value::from).collect();
 

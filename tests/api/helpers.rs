@@ -106,6 +106,8 @@ pub struct TestApp {
     pub read_key: String,
     /// `read_write`, live mode.
     pub live_key: String,
+    /// Woken by writes; the webhook tests drive delivery through it.
+    #[allow(dead_code)]
     pub dispatcher: Arc<Notify>,
     _dir: Arc<tempfile::TempDir>,
 }
@@ -257,7 +259,7 @@ impl TestApp {
     }
 
     /// Creates `count` customers, `at_once` requests at a time; returns their ids.
-    pub async fn create_customers(&self, count: usize, at_once: usize) -> Vec<String> {
+    pub async fn create_customers_concurrently(&self, count: usize, at_once: usize) -> Vec<String> {
         let mut ids = Vec::with_capacity(count);
         let numbers: Vec<usize> = (0..count).collect();
         for chunk in numbers.chunks(at_once) {
@@ -284,6 +286,54 @@ impl TestApp {
         let reply = self.post("/v1/customers", body).await;
         assert_eq!(reply.status, 201, "{}", reply.body);
         reply.body
+    }
+
+    /// Creates customers named `Customer 0`, `Customer 1`, … in order and returns their ids.
+    pub async fn create_customers(&self, count: usize) -> Vec<String> {
+        let mut ids = Vec::with_capacity(count);
+        for n in 0..count {
+            let customer = self
+                .create_customer(serde_json::json!({"full_name": format!("Customer {n}")}))
+                .await;
+            ids.push(customer["id"].as_str().expect("id").to_owned());
+        }
+        ids
+    }
+
+    /// Every customer id the key sees, newest first, by walking the list.
+    pub async fn customer_ids(&self, key: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut path = "/v1/customers?limit=100".to_owned();
+        loop {
+            let page = self.get_with(&path, key).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            for customer in page.body["data"].as_array().expect("data") {
+                ids.push(customer["id"].as_str().expect("id").to_owned());
+            }
+            match page.body["next_cursor"].as_str() {
+                Some(cursor) => path = format!("/v1/customers?limit=100&starting_after={cursor}"),
+                None => return ids,
+            }
+        }
+    }
+
+    /// How many customers the test-mode `read_write` key sees.
+    pub async fn customer_count(&self) -> usize {
+        self.customer_ids(&self.key).await.len()
+    }
+
+    /// The database file when the backend is SQLite.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        self.database_url
+            .strip_prefix("sqlite://")
+            .map(std::path::PathBuf::from)
+    }
+
+    /// A second connection to the SQLite database the server uses.
+    pub async fn sqlite_connection(&self) -> sqlx::SqliteConnection {
+        sqlx::SqliteConnection::connect(&self.database_url)
+            .await
+            .expect("open the SQLite database")
     }
 }
 
@@ -333,20 +383,37 @@ impl Reply {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 
-    /// Asserts an error envelope with this status, code and param.
+    /// Asserts an error envelope with this status, code and param, in JSON, with the request
+    /// id of its `Request-Id` header and the served `Renvo-Version`.
     pub fn assert_error(&self, status: u16, code: &str, param: Option<&str>) {
         assert_eq!(self.status, status, "{}", self.body);
         assert_eq!(self.body["error"]["code"], code, "{}", self.body);
         assert_eq!(self.body["error"]["param"].as_str(), param, "{}", self.body);
-        assert!(
-            self.body["error"]["request_id"]
-                .as_str()
-                .is_some_and(|id| id.starts_with("req_"))
+        let request_id = self.header("request-id").expect("a Request-Id header");
+        assert!(request_id.starts_with("req_"), "{request_id}");
+        assert_eq!(
+            self.body["error"]["request_id"], request_id,
+            "{}",
+            self.body
         );
+        assert_eq!(self.header("renvo-version"), Some("2026-05-05"));
+        assert_eq!(self.header("content-type"), Some("application/json"));
         assert!(
             self.body["error"]["message"]
                 .as_str()
                 .is_some_and(|m| !m.is_empty())
         );
+        let fields: Vec<&str> = self.body["error"]
+            .as_object()
+            .expect("an error object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let expected: &[&str] = match param {
+            Some(_) => &["type", "message", "param", "code", "request_id"],
+            None => &["type", "message", "code", "request_id"],
+        };
+        assert_eq!(fields, expected, "{}", self.body);
+        assert_eq!(self.body.as_object().map(|o| o.len()), Some(1));
     }
 }

@@ -6,13 +6,24 @@ mod db;
 // Shared by every test module; some helpers serve only a few of them.
 #[allow(dead_code)]
 mod helpers;
+mod process;
+mod raw_http;
 
+mod auth;
+mod binary;
+mod body_limit;
 mod concurrency;
+mod customer_validation;
 mod customers;
 mod engines;
+mod errors;
+mod events;
+mod idempotency;
+mod lists;
 mod nodes;
 mod openapi;
 mod openapi_responses;
 mod ops;
 mod postgres;
+mod query_plans;
 mod tenancy;
