@@ -110,6 +110,25 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
 }
 
+impl ApiKey {
+    /// A new key's record and its secret, which is shown once and never stored.
+    pub fn issue(account: AccountId, mode: Mode, scope: Scope) -> (ApiKey, SecretKey) {
+        let secret = SecretKey::generate(mode);
+        let key = ApiKey {
+            id: ApiKeyId::generate(),
+            account,
+            mode,
+            scope,
+            prefix: secret.prefix().to_owned(),
+            last4: secret.last4(),
+            created_at: Timestamp::now(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        (key, secret)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,18 +71,7 @@ pub async fn create_api_key(
     mode: Mode,
     scope: Scope,
 ) -> StoreResult<(ApiKey, SecretKey)> {
-    let secret = SecretKey::generate(mode);
-    let key = ApiKey {
-        id: ApiKeyId::generate(),
-        account,
-        mode,
-        scope,
-        prefix: secret.prefix().to_owned(),
-        last4: secret.last4(),
-        created_at: Timestamp::now(),
-        last_used_at: None,
-        revoked_at: None,
-    };
+    let (key, secret) = ApiKey::issue(account, mode, scope);
     sqlx::query(
         "INSERT INTO api_keys (id, account_id, mode, scope, prefix, last4, digest, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -159,18 +159,7 @@ impl Store for SqliteStore {
         mode: Mode,
         scope: Scope,
     ) -> StoreResult<(ApiKey, SecretKey)> {
-        let secret = SecretKey::generate(mode);
-        let key = ApiKey {
-            id: ApiKeyId::generate(),
-            account,
-            mode,
-            scope,
-            prefix: secret.prefix().to_owned(),
-            last4: secret.last4(),
-            created_at: Timestamp::now(),
-            last_used_at: None,
-            revoked_at: None,
-        };
+        let (key, secret) = ApiKey::issue(account, mode, scope);
         let (row, digest) = (key.clone(), secret.digest());
         self.writer
             .write(move |conn| accounts::insert_api_key(conn, &row, &digest))
