@@ -1,6 +1,7 @@
 //! The SQLite backend: WAL, `synchronous=FULL`, a pool of readers and one group-committing
 //! writer connection (see `writer`).
 
+mod webhooks;
 mod writer;
 
 use std::str::FromStr;
@@ -405,12 +406,9 @@ async fn create_customer_tx(
         Timestamp::now(),
     );
     insert_customer(conn, tenant, &customer).await?;
-    insert_event(
-        conn,
-        tenant,
-        &Event::customer_created(&customer, tenant.mode),
-    )
-    .await?;
+    let event = Event::customer_created(&customer, tenant.mode);
+    insert_event(conn, tenant, &event).await?;
+    webhooks::queue_deliveries(conn, tenant, event.id, event.event_type, None).await?;
 
     let response = StoredResponse {
         status: 201,
@@ -448,7 +446,9 @@ async fn update_customer_tx(
         None => current,
         Some(change) => {
             update_customer_row(conn, &change.customer).await?;
-            insert_event(conn, tenant, &Event::customer_updated(&change, tenant.mode)).await?;
+            let event = Event::customer_updated(&change, tenant.mode);
+            insert_event(conn, tenant, &event).await?;
+            webhooks::queue_deliveries(conn, tenant, event.id, event.event_type, None).await?;
             change.customer
         }
     };
