@@ -4,7 +4,7 @@
 use std::fmt;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, OptionalFromRequest, Request};
 use axum::http::header;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
@@ -38,14 +38,36 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         }
         let bytes = Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::body_too_large(MAX_BODY_BYTES)
-                } else {
-                    ApiError::body_invalid("The request body could not be read.")
-                }
-            })?;
+            .map_err(unreadable)?;
         JsonObject::parse(&bytes)
+    }
+}
+
+/// An optional body: none at all (or only whitespace) is `None`; anything else must be one
+/// JSON object, as for a required body.
+impl<S: Send + Sync> OptionalFromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        let json = is_json(request.headers().get(header::CONTENT_TYPE));
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(unreadable)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        if !json {
+            return Err(ApiError::content_type_invalid());
+        }
+        JsonObject::parse(&bytes).map(Some)
+    }
+}
+
+fn unreadable(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
+    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::body_too_large(MAX_BODY_BYTES)
+    } else {
+        ApiError::body_invalid("The request body could not be read.")
     }
 }
 
