@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -16,7 +16,7 @@ use super::schedule::RetrySchedule;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::webhook::{DisabledReason, WebhookAttempt};
 use crate::domain::{WebhookAttemptId, WebhookEndpointId};
-use crate::store::webhooks::{AttemptOutcome, ClaimRequest, ClaimedDelivery};
+use crate::store::webhooks::{AttemptOutcome, Backlog, ClaimRequest, ClaimedDelivery};
 use crate::store::{Store, StoreResult};
 
 /// Most deliveries one claim takes.
@@ -132,6 +132,7 @@ impl Dispatcher {
     /// Delivers until `shutdown`, then lets attempts in flight finish and be recorded.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut tasks = JoinSet::new();
+        let mut backlog_seen = Instant::now();
         while !shutdown.is_cancelled() {
             let wait = match self.dispatch_due(Timestamp::now(), &mut tasks).await {
                 Ok(started) if started == CLAIM_BATCH => Duration::ZERO,
@@ -141,6 +142,10 @@ impl Dispatcher {
                     IDLE_POLL
                 }
             };
+            if backlog_seen.elapsed() >= IDLE_POLL {
+                backlog_seen = Instant::now();
+                let _ = self.report_backlog().await;
+            }
             tokio::select! {
                 () = shutdown.cancelled() => {},
                 () = self.wake.notified() => {},
@@ -153,25 +158,34 @@ impl Dispatcher {
         while tasks.join_next().await.is_some() {}
     }
 
-    /// Until the next retry is due (at most `IDLE_POLL`); also refreshes the backlog gauge.
+    /// Until the next retry is due, at most `IDLE_POLL`.
     async fn idle_wait(&self) -> Duration {
-        let backlog = match self.store.webhook_backlog().await {
-            Ok(backlog) => backlog,
-            Err(error) => {
-                tracing::warn!(
-                    error = &error as &dyn std::error::Error,
-                    "backlog query failed"
-                );
-                return IDLE_POLL;
-            }
+        let Some(backlog) = self.report_backlog().await else {
+            return IDLE_POLL;
         };
-        metrics::gauge!("renvo_webhook_backlog").set(backlog.pending as f64);
         let now = Timestamp::now().unix_millis();
         match backlog.next_due.map(|at| at.unix_millis() - now) {
             Some(millis) if millis > 0 => {
                 Duration::from_millis(u64::try_from(millis).unwrap_or(0)).min(IDLE_POLL)
             }
             _ => IDLE_POLL,
+        }
+    }
+
+    /// Reads the queue and sets the backlog gauge.
+    async fn report_backlog(&self) -> Option<Backlog> {
+        match self.store.webhook_backlog().await {
+            Ok(backlog) => {
+                metrics::gauge!("renvo_webhook_backlog").set(backlog.pending as f64);
+                Some(backlog)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    "backlog query failed"
+                );
+                None
+            }
         }
     }
 

@@ -1,9 +1,9 @@
 //! `/v1/webhook_endpoints` through the real router: creation, the secret shown once, the rules
 //! on URLs and event types, the address guard, scoping, updates and deletes. Delivery is in
-//! `delivery`; the binary killed and restarted with a backlog is in `restart`.
+//! `delivery`; the real binary (a backlog across SIGKILL, the CLI) is in `binary`.
 
+mod binary;
 mod delivery;
-mod restart;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,24 +3,26 @@
 //! (PostgreSQL adds `FOR UPDATE SKIP LOCKED` to the claim's inner select).
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::{SqliteStore, corrupt, mode_of, page_of};
+use super::{SqliteStore, corrupt, page_of};
 use crate::domain::event::EventType;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::webhook::{
     DisabledReason, EnabledEvents, WebhookAttempt, WebhookEndpoint, WebhookEndpointPatch,
-    WebhookSecret,
 };
-use crate::domain::{EventId, Tenant, WebhookAttemptId, WebhookEndpointId};
+use crate::domain::{EventId, Tenant, WebhookEndpointId};
 use crate::store::webhooks::{
     AttemptOutcome, Backlog, ClaimRequest, ClaimedDelivery, WebhookStore,
 };
 use crate::store::{Page, PageRequest, StoreResult};
 
+mod claim;
 mod outcome;
+mod rows;
+
+use self::rows::{attempt_from_row, endpoint_from_row};
 
 /// The endpoint columns every endpoint query selects, as a literal so queries stay static.
 macro_rules! endpoint_select {
@@ -214,11 +216,11 @@ impl WebhookStore for SqliteStore {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
-                    let ids = claim_due(conn, &claim).await?;
+                    let ids = claim::claim_due(conn, &claim).await?;
                     if ids.is_empty() {
                         return Ok(Vec::new());
                     }
-                    claimed_details(conn, &ids, claim.lease_until).await
+                    claim::claimed_details(conn, &ids, claim.lease_until).await
                 })
             })
             .await
@@ -337,121 +339,6 @@ fn apply_patch(endpoint: &mut WebhookEndpoint, patch: WebhookEndpointPatch, now:
     }
 }
 
-/// Leases the due rows and answers their ids. The lease's end becomes the rows' next attempt
-/// time, so rows of a claimer that died come due again by themselves.
-async fn claim_due(conn: &mut SqliteConnection, claim: &ClaimRequest) -> StoreResult<Vec<i64>> {
-    let skipped: Vec<String> = claim
-        .skip_endpoints
-        .iter()
-        .map(|id| id.uuid().simple().to_string().to_uppercase())
-        .collect();
-    let rows = sqlx::query(
-        "UPDATE webhook_deliveries SET locked_until = ?1, next_attempt_at = ?1 WHERE id IN ( \
-         SELECT id FROM webhook_deliveries INDEXED BY webhook_deliveries_due \
-         WHERE state = 'pending' AND next_attempt_at <= ?2 \
-         AND hex(endpoint_id) NOT IN (SELECT value FROM json_each(?3)) \
-         ORDER BY next_attempt_at LIMIT ?4) RETURNING id",
-    )
-    .bind(claim.lease_until.unix_millis())
-    .bind(claim.now.unix_millis())
-    .bind(serde_json::to_string(&skipped).unwrap_or_else(|_| "[]".to_owned()))
-    .bind(i64::from(claim.limit))
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|row| Ok(row.try_get::<i64, _>("id")?))
-        .collect()
-}
-
-async fn claimed_details(
-    conn: &mut SqliteConnection,
-    ids: &[i64],
-    lease_until: Timestamp,
-) -> StoreResult<Vec<ClaimedDelivery>> {
-    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
-    let rows = sqlx::query(
-        "SELECT d.id, d.attempt_count, d.endpoint_id, d.event_id, e.url, e.secret, \
-         ev.type, ev.payload FROM webhook_deliveries d \
-         JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN events ev ON ev.id = d.event_id \
-         WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.next_attempt_at, d.id",
-    )
-    .bind(ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(ClaimedDelivery {
-                delivery_id: row.try_get("id")?,
-                lease_until,
-                attempt_count: u32::try_from(row.try_get::<i64, _>("attempt_count")?)
-                    .unwrap_or(u32::MAX),
-                endpoint: WebhookEndpointId(row.try_get("endpoint_id")?),
-                url: row.try_get("url")?,
-                secret: secret_of(row)?,
-                event: EventId(row.try_get("event_id")?),
-                event_type: event_type_of(row, "type")?,
-                payload: row.try_get("payload")?,
-            })
-        })
-        .collect()
-}
-
 fn events_json(events: &EnabledEvents) -> StoreResult<String> {
     super::to_json(&events.to_names())
-}
-
-fn secret_of(row: &SqliteRow) -> StoreResult<WebhookSecret> {
-    WebhookSecret::from_stored(row.try_get("secret")?)
-        .ok_or_else(|| corrupt("webhook_endpoints.secret"))
-}
-
-fn event_type_of(row: &SqliteRow, column: &str) -> StoreResult<EventType> {
-    EventType::parse(row.try_get(column)?).ok_or_else(|| corrupt(column))
-}
-
-fn optional_time(row: &SqliteRow, column: &str) -> StoreResult<Option<Timestamp>> {
-    Ok(row
-        .try_get::<Option<i64>, _>(column)?
-        .map(Timestamp::from_unix_millis))
-}
-
-fn endpoint_from_row(row: &SqliteRow) -> StoreResult<WebhookEndpoint> {
-    let names: Vec<String> = serde_json::from_str(row.try_get("enabled_events")?)
-        .map_err(|_| corrupt("webhook_endpoints.enabled_events"))?;
-    let enabled_events = EnabledEvents::parse(names.iter().map(String::as_str))
-        .map_err(|_| corrupt("webhook_endpoints.enabled_events"))?;
-    let disabled_reason = match row.try_get::<Option<&str>, _>("disabled_reason")? {
-        None => None,
-        Some(text) => Some(
-            DisabledReason::parse(text)
-                .ok_or_else(|| corrupt("webhook_endpoints.disabled_reason"))?,
-        ),
-    };
-    Ok(WebhookEndpoint {
-        id: WebhookEndpointId(row.try_get("id")?),
-        mode: mode_of(row)?,
-        url: row.try_get("url")?,
-        description: row.try_get("description")?,
-        enabled_events,
-        secret: secret_of(row)?,
-        disabled_reason,
-        disabled_at: optional_time(row, "disabled_at")?,
-        created_at: Timestamp::from_unix_millis(row.try_get("created_at")?),
-    })
-}
-
-fn attempt_from_row(row: &SqliteRow) -> StoreResult<WebhookAttempt> {
-    Ok(WebhookAttempt {
-        id: WebhookAttemptId(row.try_get("id")?),
-        endpoint: WebhookEndpointId(row.try_get("endpoint_id")?),
-        event: EventId(row.try_get("event_id")?),
-        event_type: event_type_of(row, "event_type")?,
-        attempted_at: Timestamp::from_unix_millis(row.try_get("attempted_at")?),
-        status_code: row
-            .try_get::<Option<i64>, _>("status_code")?
-            .and_then(|code| u16::try_from(code).ok()),
-        error: row.try_get("error")?,
-        duration_ms: row.try_get("duration_ms")?,
-        next_attempt_at: optional_time(row, "next_attempt_at")?,
-    })
 }

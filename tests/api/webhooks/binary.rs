@@ -1,5 +1,6 @@
 //! The real binary: a backlog queued against a receiver that is down survives SIGKILL, and the
-//! restarted server delivers every event once the receiver is up.
+//! restarted server delivers every event once the receiver is up; `renvo webhooks …` manages
+//! endpoints.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -13,7 +14,64 @@ use crate::backend_tests;
 use crate::helpers::Backend;
 use crate::receiver::{Answer, Receiver};
 
-backend_tests!(a_backlog_survives_sigkill_and_is_delivered_after_restart);
+backend_tests!(
+    a_backlog_survives_sigkill_and_is_delivered_after_restart,
+    the_cli_creates_lists_and_deletes_endpoints
+);
+
+/// Runs `renvo ARGS` on the database; answers whether it succeeded, stdout and stderr.
+async fn renvo(database_url: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_renvo"))
+        .args(args)
+        .env("RENVO_DATABASE_URL", database_url)
+        .env_remove("RENVO_WEBHOOK_ALLOW_PRIVATE")
+        .output()
+        .await
+        .unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (
+        output.status.success(),
+        text(output.stdout),
+        text(output.stderr),
+    )
+}
+
+async fn the_cli_creates_lists_and_deletes_endpoints(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = backend.fresh_database(&dir).await;
+    assert!(
+        renvo(&db, &["accounts", "create", "--name", "Rentals"])
+            .await
+            .0
+    );
+
+    let create = ["webhooks", "create", "--url", "http://127.0.0.1:9/hook"];
+    let (ok, _, stderr) = renvo(&db, &create).await;
+    assert!(!ok && stderr.contains("not a public address"), "{stderr}");
+    let mut allowed = create.to_vec();
+    allowed.extend(["--events", "customer.created", "--allow-private"]);
+    let (ok, stdout, stderr) = renvo(&db, &allowed).await;
+    assert!(ok, "{stderr}");
+    let printed: Vec<&str> = stdout.lines().collect();
+    assert_eq!(printed.len(), 2, "{stdout}");
+    let (id, secret) = (printed[0], printed[1]);
+    assert!(
+        id.starts_with("we_") && secret.starts_with("whsec_"),
+        "{stdout}"
+    );
+
+    let (_, listed, _) = renvo(&db, &["webhooks", "list"]).await;
+    assert!(
+        listed.contains(id) && listed.contains("customer.created"),
+        "{listed}"
+    );
+    assert!(!listed.contains(secret));
+    let (ok, deleted, _) = renvo(&db, &["webhooks", "delete", id]).await;
+    assert!(ok);
+    assert_eq!(deleted.trim(), id);
+    let (_, listed, _) = renvo(&db, &["webhooks", "list"]).await;
+    assert!(!listed.contains(id), "{listed}");
+}
 
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
