@@ -114,8 +114,9 @@ pub trait WebhookStore: Send + Sync {
         &self,
         claim: ClaimRequest,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// Records an attempt, schedules the delivery's next one or closes it, and keeps the
-    /// endpoint's failure count (disabling it at the limit). Ignored if the lease was lost.
-    async fn record_webhook_attempt(&self, outcome: AttemptOutcome) -> StoreResult<()>;
+    /// Records attempts in one transaction: each one's log entry, its delivery's next attempt
+    /// or end, and its endpoint's failure count (disabling it at the limit). An outcome whose
+    /// lease was lost meanwhile is skipped.
+    async fn record_webhook_attempts(&self, outcomes: Vec<AttemptOutcome>) -> StoreResult<()>;
     async fn webhook_backlog(&self) -> StoreResult<Backlog>;
 }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::delivery::{Sender, Sent};
 use super::guard::AddressGuard;
+use super::recorder::Recorder;
 use super::schedule::RetrySchedule;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::webhook::{DisabledReason, WebhookAttempt};
@@ -56,6 +57,7 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     sender: Sender,
     config: DispatcherConfig,
+    recorder: Recorder,
     overall: Arc<Semaphore>,
     endpoints: Mutex<HashMap<WebhookEndpointId, EndpointLoad>>,
     wake: Arc<Notify>,
@@ -68,14 +70,16 @@ struct EndpointLoad {
 }
 
 impl Dispatcher {
+    /// Call inside the runtime: it starts the task that records outcomes.
     pub fn new(
         store: Arc<dyn Store>,
         config: DispatcherConfig,
         wake: Arc<Notify>,
     ) -> Result<Arc<Dispatcher>, reqwest::Error> {
         Ok(Arc::new(Dispatcher {
-            store,
             sender: Sender::new(config.guard, config.timeout)?,
+            recorder: Recorder::start(store.clone()),
+            store,
             overall: Arc::new(Semaphore::new(config.overall_limit)),
             endpoints: Mutex::new(HashMap::new()),
             config,
@@ -192,13 +196,15 @@ impl Dispatcher {
     async fn attempt(
         self: Arc<Self>,
         delivery: ClaimedDelivery,
-        _overall: OwnedSemaphorePermit,
+        overall: OwnedSemaphorePermit,
         gate: Arc<Semaphore>,
     ) {
         let endpoint_permit = gate.acquire_owned().await;
         let attempted_at = Timestamp::now();
         let sent = self.sender.send(&delivery).await;
-        drop(endpoint_permit);
+        // The slots bound requests in flight; the row stays leased until its outcome is recorded.
+        drop((endpoint_permit, overall));
+        self.note_finished(delivery.endpoint);
 
         let outcome = self.outcome_of(&delivery, attempted_at, &sent);
         let label = match (sent.succeeded(), outcome.attempt.next_attempt_at) {
@@ -209,14 +215,7 @@ impl Dispatcher {
         metrics::counter!("renvo_webhook_deliveries_total", "outcome" => label).increment(1);
         metrics::histogram!("renvo_webhook_delivery_duration_seconds")
             .record(sent.duration.as_secs_f64());
-        if let Err(error) = self.store.record_webhook_attempt(outcome).await {
-            // The lease runs out and the delivery is tried again: at least once, not lost.
-            tracing::warn!(
-                error = &error as &dyn std::error::Error,
-                "could not record a webhook attempt"
-            );
-        }
-        self.note_finished(delivery.endpoint);
+        self.recorder.record(outcome).await;
     }
 
     fn outcome_of(

@@ -4,6 +4,7 @@
 pub mod delivery;
 pub mod dispatcher;
 pub mod guard;
+pub mod recorder;
 pub mod schedule;
 pub mod signing;
 

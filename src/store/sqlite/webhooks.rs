@@ -226,9 +226,16 @@ impl WebhookStore for SqliteStore {
             .await
     }
 
-    async fn record_webhook_attempt(&self, outcome: AttemptOutcome) -> StoreResult<()> {
+    async fn record_webhook_attempts(&self, outcomes: Vec<AttemptOutcome>) -> StoreResult<()> {
         self.writer
-            .write(move |conn| Box::pin(outcome::record(conn, outcome)))
+            .write(move |conn| {
+                Box::pin(async move {
+                    for one in outcomes {
+                        outcome::record(conn, one).await?;
+                    }
+                    Ok(())
+                })
+            })
             .await
     }
 
