@@ -36,6 +36,21 @@ async fn renvo(database_url: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+#[tokio::test]
+async fn a_malformed_retry_schedule_stops_serve_at_start() {
+    let output = Command::new(env!("CARGO_BIN_EXE_renvo"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RENVO_DATABASE_URL", "sqlite::memory:")
+        .env("RENVO_WEBHOOK_RETRY_SCHEDULE", "30s,2 minutes")
+        .output()
+        .await
+        .unwrap();
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("`2 minutes` is not a delay"), "{stderr}");
+}
+
 async fn the_cli_creates_lists_and_deletes_endpoints(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = backend.fresh_database(&dir).await;

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use renvo::domain::timestamp::Timestamp;
+use renvo::store::webhooks::ClaimRequest;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -19,7 +21,8 @@ backend_tests!(
     redirects_are_not_followed_and_a_hang_times_out,
     an_event_fans_out_to_every_enabled_subscribed_endpoint,
     resend_queues_an_event_again_for_one_endpoint_or_all,
-    a_hanging_endpoint_does_not_delay_the_others
+    a_hanging_endpoint_does_not_delay_the_others,
+    a_delivery_claimed_by_a_claimer_that_died_is_sent_once_its_lease_runs_out
 );
 
 async fn attempts(app: &TestApp, endpoint: &str) -> Vec<Value> {
@@ -341,4 +344,37 @@ async fn a_hanging_endpoint_does_not_delay_the_others(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
+}
+
+async fn a_delivery_claimed_by_a_claimer_that_died_is_sent_once_its_lease_runs_out(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let receiver = Receiver::start(Answer::Status(204)).await;
+    create_endpoint(&app, &receiver.url("/hook"), json!(["*"])).await;
+    app.create_customer(json!({"full_name": "Jane Doe"})).await;
+    let now = Timestamp::now();
+    let dead_claim = ClaimRequest {
+        now,
+        lease_until: now.plus_millis(300),
+        limit: 10,
+        skip_endpoints: Vec::new(),
+    };
+
+    let claimed = app
+        .store
+        .claim_webhook_deliveries(dead_claim)
+        .await
+        .unwrap();
+    let dispatcher = dispatcher(&app, "1h");
+
+    assert_eq!(
+        claimed.len(),
+        1,
+        "the claimer takes it, then dies without a word"
+    );
+    assert_eq!(dispatcher.deliver_due().await.unwrap(), 0, "leased");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(dispatcher.deliver_due().await.unwrap(), 1);
+    assert_eq!(receiver.received()[0].body, claimed[0].payload.as_bytes());
 }
