@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
+use renvo::domain::WebhookEndpointId;
+use renvo::domain::timestamp::Timestamp;
+use renvo::store::webhooks::ClaimRequest;
 use renvo::webhook::guard::AddressGuard;
 use renvo::webhook::{Dispatcher, DispatcherConfig};
 use serde_json::{Value, json};
@@ -25,7 +28,8 @@ backend_tests!(
     urls_at_non_public_addresses_are_refused_at_creation,
     endpoints_are_scoped_and_a_read_key_cannot_manage_them,
     an_endpoint_is_updated_and_deleted,
-    endpoint_lists_follow_the_list_rules
+    endpoint_lists_follow_the_list_rules,
+    a_claim_leaves_the_rows_of_endpoints_it_is_told_to_skip
 );
 
 /// Creates an endpoint and answers its id and secret.
@@ -305,4 +309,39 @@ async fn endpoint_lists_follow_the_list_rules(backend: Backend) {
     app.get("/v1/webhook_endpoints?starting_after=cu_x")
         .await
         .assert_error(400, "parameter_invalid", Some("starting_after"));
+}
+
+async fn a_claim_leaves_the_rows_of_endpoints_it_is_told_to_skip(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (busy, _) = create_endpoint(&app, "http://127.0.0.1:9/busy", json!(["*"])).await;
+    let (free, _) = create_endpoint(&app, "http://127.0.0.1:9/free", json!(["*"])).await;
+    app.create_customer(json!({"full_name": "Jane Doe"})).await;
+    let now = Timestamp::now();
+    let claim = |skip: Vec<WebhookEndpointId>| ClaimRequest {
+        now,
+        lease_until: now.plus_millis(60_000),
+        limit: 10,
+        skip_endpoints: skip,
+    };
+
+    let busy_id = WebhookEndpointId::parse(&busy).unwrap();
+    let first = app
+        .store
+        .claim_webhook_deliveries(claim(vec![busy_id]))
+        .await
+        .unwrap();
+    let second = app
+        .store
+        .claim_webhook_deliveries(claim(vec![]))
+        .await
+        .unwrap();
+
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].endpoint.to_string(), free);
+    assert_eq!(
+        second.len(),
+        1,
+        "the skipped row stayed due; the claimed one is leased"
+    );
+    assert_eq!(second[0].endpoint, busy_id);
 }
