@@ -3,7 +3,10 @@
 
 use std::net::SocketAddr;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::webhook::schedule::RetrySchedule;
 
 /// Renvo: a self-hostable server for the Renvo Customers API.
 #[derive(Debug, Parser)]
@@ -58,6 +61,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage webhook endpoints.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
 }
 
 /// Settings of `renvo serve`.
@@ -70,6 +76,21 @@ pub struct ServeOptions {
     /// Requests per second allowed per API key; 0 turns the limit off.
     #[arg(long, env = "RENVO_RATE_LIMIT", default_value_t = 100)]
     pub rate_limit: u32,
+
+    /// Waits before each retry of a failed webhook delivery, comma-separated, each a whole
+    /// number with `ms`, `s`, `m` or `h`; its length is the number of retries.
+    #[arg(
+        long,
+        env = "RENVO_WEBHOOK_RETRY_SCHEDULE",
+        default_value = "30s,2m,10m,30m,2h"
+    )]
+    pub webhook_retry_schedule: RetrySchedule,
+
+    /// Let webhook URLs point at loopback, private and other non-public addresses (local
+    /// development and tests only: it opens the server to SSRF).
+    #[arg(long, env = "RENVO_WEBHOOK_ALLOW_PRIVATE", action = ArgAction::SetTrue,
+          value_parser = BoolishValueParser::new())]
+    pub webhook_allow_private: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,5 +127,45 @@ pub enum KeysCommand {
     Revoke {
         /// The key's id, as `keys list` shows it.
         key_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Create a webhook endpoint; prints its id and its signing secret, shown only this once.
+    Create {
+        /// Where events are POSTed; live-mode endpoints need `https`.
+        #[arg(long)]
+        url: String,
+        /// Comma-separated event types, or `*` for every type.
+        #[arg(long, default_value = "*")]
+        events: String,
+        /// `live` or `test` events.
+        #[arg(long, value_parser = ["live", "test"], default_value = "test")]
+        mode: String,
+        /// A note for people reading the endpoint list.
+        #[arg(long)]
+        description: Option<String>,
+        /// Account id (`acct_…`); defaults to the only account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Allow a URL at a non-public address (local development only).
+        #[arg(long, env = "RENVO_WEBHOOK_ALLOW_PRIVATE", action = ArgAction::SetTrue,
+              value_parser = BoolishValueParser::new())]
+        allow_private: bool,
+    },
+    /// List an account's webhook endpoints of both modes (never the secrets).
+    List {
+        /// Account id (`acct_…`); defaults to the only account.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Delete a webhook endpoint by its id (`we_…`), with its queue and attempt log.
+    Delete {
+        /// The endpoint's id, as `webhooks list` shows it.
+        endpoint_id: String,
+        /// Account id (`acct_…`); defaults to the only account.
+        #[arg(long)]
+        account: Option<String>,
     },
 }

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod http;
 pub mod store;
 pub mod telemetry;
+pub mod webhook;
 
 pub use http::{AppState, router};
 

@@ -2,6 +2,7 @@
 
 mod keys;
 mod serve;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Keys(command) => keys::run(store.as_ref(), command).await,
+        Command::Webhooks(command) => webhooks::run(store.as_ref(), command).await,
     }
 }
 

@@ -13,6 +13,8 @@ use crate::domain::Mode;
 use crate::domain::key::Scope;
 use crate::domain::timestamp::Timestamp;
 use crate::http::{AppState, router};
+use crate::webhook::guard::AddressGuard;
+use crate::webhook::{Dispatcher, DispatcherConfig};
 
 /// Longest wait for requests in flight once a shutdown signal arrives.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
@@ -21,14 +23,26 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 pub async fn run(store: SharedStore, options: ServeOptions) -> Result<(), CliError> {
     bootstrap(&store).await?;
 
-    let dispatcher = Arc::new(Notify::new());
-    let state = AppState::new(store.clone(), options.rate_limit, dispatcher);
+    let wake = Arc::new(Notify::new());
+    let guard = AddressGuard {
+        allow_private: options.webhook_allow_private,
+    };
+    let state =
+        AppState::new(store.clone(), options.rate_limit, wake.clone()).with_webhook_guard(guard);
+    let config = DispatcherConfig {
+        schedule: options.webhook_retry_schedule.clone(),
+        guard,
+        ..DispatcherConfig::default()
+    };
+    let dispatcher = Dispatcher::new(store.clone(), config, wake)
+        .map_err(|error| CliError::Usage(format!("webhook client: {error}")))?;
     let listener = TcpListener::bind(options.listen).await?;
     tracing::info!(address = %options.listen, "listening");
 
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
     let purger = tokio::spawn(purge_loop(store.clone(), shutdown.clone()));
+    let delivering = tokio::spawn(dispatcher.run(shutdown.clone()));
 
     let server = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
@@ -41,6 +55,9 @@ pub async fn run(store: SharedStore, options: ServeOptions) -> Result<(), CliErr
         () = drain_limit => tracing::warn!("requests still in flight after 30 s; stopping anyway"),
     }
     purger.abort();
+    // Attempts in flight end within their timeout and are recorded before the exit.
+    shutdown.cancel();
+    let _ = delivering.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Prefixed identifiers over UUIDv7: `cu_`, `evt_`, `we_`, `acct_`, `key_`.
+//! Prefixed identifiers over UUIDv7: `cu_`, `evt_`, `we_`, `atmpt_`, `acct_`, `key_`.
 //! UUIDv7 sorts by creation time, which is what keyset pagination relies on.
 
 use std::fmt;
@@ -58,6 +58,11 @@ prefixed_id!(
     /// A webhook endpoint: `we_` + UUIDv7.
     WebhookEndpointId,
     "we_"
+);
+prefixed_id!(
+    /// One attempt to deliver an event to a webhook endpoint: `atmpt_` + UUIDv7.
+    WebhookAttemptId,
+    "atmpt_"
 );
 prefixed_id!(
     /// An account (one rental business): `acct_` + UUIDv7.

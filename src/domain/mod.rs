@@ -9,7 +9,7 @@ pub mod key;
 pub mod timestamp;
 pub mod webhook;
 
-pub use ids::{AccountId, ApiKeyId, CustomerId, EventId, WebhookEndpointId};
+pub use ids::{AccountId, ApiKeyId, CustomerId, EventId, WebhookAttemptId, WebhookEndpointId};
 
 /// Whether data belongs to the live or the test side of an account; the two never meet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, OptionalFromRequest, Request};
 use axum::http::header;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
@@ -96,6 +96,24 @@ async fn discard(body: &mut Body) {
         }
     };
     let _gave_up = tokio::time::timeout(DISCARD_MAX_WAIT, reading).await;
+}
+
+/// An optional body: none at all (or only whitespace) is `None`; anything else must be one
+/// JSON object, as for a required body.
+impl<S: Send + Sync> OptionalFromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Option<Self>, ApiError> {
+        let json = is_json(request.headers().get(header::CONTENT_TYPE));
+        let bytes = read_limited(&mut request.into_body()).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        if !json {
+            return Err(ApiError::content_type_invalid());
+        }
+        JsonObject::parse(&bytes).map(Some)
+    }
 }
 
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {

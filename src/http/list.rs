@@ -107,6 +107,12 @@ impl<T> ListOut<T> {
         ListOut::new(page.items, page.has_more, next_cursor)
     }
 
+    /// The same page with each object shown another way (as its wire type, say).
+    pub fn map<'a, U>(&'a self, show: impl FnMut(&'a T) -> U) -> ListOut<U> {
+        let data = self.data.iter().map(show).collect();
+        ListOut::new(data, self.has_more, self.next_cursor.clone())
+    }
+
     /// A page from its parts.
     pub fn new(data: Vec<T>, has_more: bool, next_cursor: Option<String>) -> ListOut<T> {
         ListOut {

@@ -11,6 +11,8 @@ pub mod list;
 pub mod openapi;
 pub mod ops;
 pub mod path;
+pub mod webhook_endpoints;
+pub mod webhook_wire;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -33,6 +35,7 @@ use self::error::{ApiError, REQUEST_ID};
 use crate::domain::ApiKeyId;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{Store, StoredResponse};
+use crate::webhook::guard::AddressGuard;
 
 /// The API revision served when a request names none, and the only one known.
 pub const CURRENT_VERSION: &str = "2026-05-05";
@@ -50,6 +53,7 @@ struct Shared {
     key_use: Mutex<HashMap<ApiKeyId, i64>>,
     dispatcher: Arc<Notify>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    webhook_guard: AddressGuard,
 }
 
 impl AppState {
@@ -64,8 +68,22 @@ impl AppState {
                 key_use: Mutex::new(HashMap::new()),
                 dispatcher,
                 metrics: crate::telemetry::metrics_handle(),
+                webhook_guard: AddressGuard::strict(),
             }),
         }
+    }
+
+    /// Sets where webhook URLs may point (strict unless set). Call it on a fresh state, before
+    /// it is cloned into the router: afterwards it changes nothing.
+    pub fn with_webhook_guard(mut self, guard: AddressGuard) -> AppState {
+        if let Some(shared) = Arc::get_mut(&mut self.inner) {
+            shared.webhook_guard = guard;
+        }
+        self
+    }
+
+    pub fn webhook_guard(&self) -> AddressGuard {
+        self.inner.webhook_guard
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -135,6 +153,7 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .merge(customers::router())
         .merge(events::router())
+        .merge(webhook_endpoints::router())
         .route("/openapi.json", axum::routing::get(openapi::openapi_json));
     Router::new()
         .nest("/v1", v1.clone())
@@ -246,6 +265,15 @@ pub fn json_response<T: Serialize>(value: &T) -> Response {
             ApiError::internal().into_response()
         }
     }
+}
+
+/// A 201 with a JSON body.
+pub fn created_response<T: Serialize>(value: &T) -> Response {
+    let mut response = json_response(value);
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::CREATED;
+    }
+    response
 }
 
 /// The response a write produced or an idempotency key replays, byte for byte.

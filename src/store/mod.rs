@@ -13,6 +13,9 @@ use crate::domain::{AccountId, ApiKeyId, CustomerId, EventId, Mode, Tenant};
 
 pub mod postgres;
 pub mod sqlite;
+pub mod webhooks;
+
+pub use webhooks::WebhookStore;
 
 /// Failures of the store that callers act on; everything else is `Internal`.
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +104,7 @@ pub struct PageRequest {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: WebhookStore + Send + Sync {
     /// Answers only when the database does.
     async fn ping(&self) -> StoreResult<()>;
 

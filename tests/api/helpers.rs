@@ -1,11 +1,14 @@
 //! The test harness: a real server on a random 127.0.0.1 port over a fresh database, and a
 //! client holding keys of every kind. Tests run once per backend through `backend_tests!`.
+// Some helpers serve only the modules of other branches until they are merged.
+#![allow(dead_code)]
 
 use std::sync::Arc;
 
 use renvo::domain::key::Scope;
 use renvo::domain::{AccountId, Mode};
 use renvo::store::{self, Store};
+use renvo::webhook::guard::AddressGuard;
 use renvo::{AppState, router};
 use serde_json::Value;
 use sqlx::Connection;
@@ -118,6 +121,23 @@ impl TestApp {
     }
 
     pub async fn spawn_with_rate_limit(backend: Backend, rate_limit: u32) -> TestApp {
+        // Test receivers listen on 127.0.0.1, which the address guard refuses by default.
+        Self::spawn_with(
+            backend,
+            rate_limit,
+            AddressGuard {
+                allow_private: true,
+            },
+        )
+        .await
+    }
+
+    /// A server whose webhook URLs must point at public addresses, as in production.
+    pub async fn spawn_strict(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, 0, AddressGuard::strict()).await
+    }
+
+    async fn spawn_with(backend: Backend, rate_limit: u32, guard: AddressGuard) -> TestApp {
         renvo::install_tls_provider();
         let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
         let database_url = backend.fresh_database(&dir).await;
@@ -132,7 +152,7 @@ impl TestApp {
         let read_key = new_key(&store, account, Mode::Test, Scope::Read).await;
         let live_key = new_key(&store, account, Mode::Live, Scope::ReadWrite).await;
 
-        let (address, dispatcher) = serve(store.clone(), rate_limit).await;
+        let (address, dispatcher) = serve(store.clone(), rate_limit, guard).await;
         TestApp {
             address,
             client: reqwest::Client::new(),
@@ -153,7 +173,14 @@ impl TestApp {
         let store = store::open(&self.database_url, 8)
             .await
             .expect("open the store again");
-        let (address, dispatcher) = serve(store.clone(), 0).await;
+        let (address, dispatcher) = serve(
+            store.clone(),
+            0,
+            AddressGuard {
+                allow_private: true,
+            },
+        )
+        .await;
         TestApp {
             address,
             client: reqwest::Client::new(),
@@ -202,6 +229,11 @@ impl TestApp {
     pub async fn post(&self, path: &str, body: Value) -> Reply {
         self.send_json(reqwest::Method::POST, path, &self.key, body)
             .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        let request = self.client.delete(self.url(path)).bearer_auth(&self.key);
+        Reply::of(request.send().await.expect("DELETE")).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Reply {
@@ -338,9 +370,13 @@ impl TestApp {
 }
 
 /// Serves the router over `store` on a random 127.0.0.1 port.
-async fn serve(store: Arc<dyn Store>, rate_limit: u32) -> (String, Arc<Notify>) {
+async fn serve(
+    store: Arc<dyn Store>,
+    rate_limit: u32,
+    guard: AddressGuard,
+) -> (String, Arc<Notify>) {
     let dispatcher = Arc::new(Notify::new());
-    let state = AppState::new(store, rate_limit, dispatcher.clone());
+    let state = AppState::new(store, rate_limit, dispatcher.clone()).with_webhook_guard(guard);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

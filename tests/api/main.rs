@@ -8,6 +8,7 @@ mod db;
 mod helpers;
 mod process;
 mod raw_http;
+mod receiver;
 
 mod auth;
 mod binary;
@@ -27,3 +28,4 @@ mod ops;
 mod postgres;
 mod query_plans;
 mod tenancy;
+mod webhooks;

@@ -94,11 +94,9 @@ pub fn create_customer(
         Timestamp::now(),
     );
     insert_customer(conn, tenant, &customer)?;
-    insert_event(
-        conn,
-        tenant,
-        &Event::customer_created(&customer, tenant.mode),
-    )?;
+    let event = Event::customer_created(&customer, tenant.mode);
+    insert_event(conn, tenant, &event)?;
+    super::webhooks::queue_deliveries(conn, tenant, event.id, event.event_type, None)?;
 
     let response = StoredResponse {
         status: 201,
@@ -129,7 +127,9 @@ pub fn update_customer(
         None => current,
         Some(change) => {
             update_customer_row(conn, &change.customer)?;
-            insert_event(conn, tenant, &Event::customer_updated(&change, tenant.mode))?;
+            let event = Event::customer_updated(&change, tenant.mode);
+            insert_event(conn, tenant, &event)?;
+            super::webhooks::queue_deliveries(conn, tenant, event.id, event.event_type, None)?;
             change.customer
         }
     };
@@ -323,13 +323,13 @@ pub fn purge(
     Ok((events + keys) as u64)
 }
 
-fn page_of<T>(mut items: Vec<T>, limit: u32) -> Page<T> {
+pub(super) fn page_of<T>(mut items: Vec<T>, limit: u32) -> Page<T> {
     let has_more = items.len() > limit as usize;
     items.truncate(limit as usize);
     Page { items, has_more }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|error| StoreError::Invalid(error.to_string()))
 }
 

@@ -6,6 +6,7 @@
 mod accounts;
 mod customers;
 mod pool;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use rusqlite::{Connection, OpenFlags, Row};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
+use self::customers::to_json;
 pub use self::customers::{CUSTOMERS_BY_EMAIL_PAGE, CUSTOMERS_PAGE};
 use self::pool::ReadPool;
 use self::writer::Writer;
