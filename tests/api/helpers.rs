@@ -1,7 +1,5 @@
 //! The test harness: a real server on a random 127.0.0.1 port over a fresh database, and a
 //! client holding keys of every kind. Tests run once per backend through `backend_tests!`.
-// Some helpers serve only the modules of other branches until they are merged.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 
