@@ -36,11 +36,11 @@ pub async fn run(store: SharedStore, options: ServeOptions) -> Result<(), CliErr
     };
     let dispatcher = Dispatcher::new(store.clone(), config, wake)
         .map_err(|error| CliError::Usage(format!("webhook client: {error}")))?;
+    let shutdown = CancellationToken::new();
+    cancel_on_signal(shutdown.clone())?;
     let listener = TcpListener::bind(options.listen).await?;
     tracing::info!(address = %options.listen, "listening");
 
-    let shutdown = CancellationToken::new();
-    tokio::spawn(wait_for_signal(shutdown.clone()));
     let purger = tokio::spawn(purge_loop(store.clone(), shutdown.clone()));
     let delivering = tokio::spawn(dispatcher.run(shutdown.clone()));
 
@@ -83,25 +83,22 @@ async fn bootstrap(store: &SharedStore) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn wait_for_signal(shutdown: CancellationToken) {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Registers for SIGTERM and SIGINT before the server binds, so that no signal can arrive
+/// while the default action (an abrupt exit) is still in force.
+fn cancel_on_signal(shutdown: CancellationToken) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received; finishing requests in flight");
-    shutdown.cancel();
+        tracing::info!("shutdown signal received; finishing requests in flight");
+        shutdown.cancel();
+    });
+    Ok(())
 }
 
 /// Drops events past 30 days and idempotency keys past 24 hours.
