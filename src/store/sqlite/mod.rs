@@ -4,6 +4,7 @@
 //! instead of handing each one to a worker thread and back.
 
 mod accounts;
+mod checkpoint;
 mod customers;
 mod pool;
 mod webhooks;
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OpenFlags, Row};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
+use self::checkpoint::Checkpointer;
 use self::customers::to_json;
 pub use self::customers::{CUSTOMERS_BY_EMAIL_PAGE, CUSTOMERS_PAGE};
 use self::pool::ReadPool;
@@ -38,6 +40,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct SqliteStore {
+    _checkpointer: Checkpointer,
     path: PathBuf,
     readers: ReadPool,
     writer: Writer,
@@ -56,9 +59,15 @@ impl SqliteStore {
 
         migrate(&options).await?;
 
-        let writer = Writer::start(connect(&path)?)
-            .map_err(|error| StoreError::Invalid(error.to_string()))?;
+        let write_conn = connect(&path)?;
+        write_conn.execute_batch(
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
+        )?;
+        let checkpointer = Checkpointer::start(path.clone())?;
+        let writer =
+            Writer::start(write_conn).map_err(|error| StoreError::Invalid(error.to_string()))?;
         Ok(SqliteStore {
+            _checkpointer: checkpointer,
             readers: ReadPool::new(path.clone()),
             path,
             writer,
