@@ -1,7 +1,7 @@
 //! `/v1/customers`: list, retrieve, create, update.
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::get;
@@ -16,6 +16,7 @@ use super::openapi::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RateLimited, Unauthenticated,
     Unavailable, UnsupportedMediaType,
 };
+use super::path::PathId;
 use super::{AppState, json_response, stored_response};
 use crate::domain::contact::{Email, Language, Phone, fold_email};
 use crate::domain::customer::{self, CustomerPatch, NewCustomer, READ_ONLY_FIELDS};
@@ -99,7 +100,7 @@ pub async fn list_customers(
 pub async fn retrieve_customer(
     State(app): State<AppState>,
     ReadAccess(tenant): ReadAccess,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::no_such("customer", &id);
     let customer_id = CustomerId::parse(&id).ok_or_else(missing)?;
@@ -179,7 +180,7 @@ pub async fn create_customer(
 pub async fn update_customer(
     State(app): State<AppState>,
     WriteAccess(tenant): WriteAccess,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, ApiError> {

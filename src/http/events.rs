@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::value::RawValue;
@@ -15,6 +15,7 @@ use super::customers::CustomerOut;
 use super::error::ApiError;
 use super::list::{ListOut, ListQuery, PageParams};
 use super::openapi::{BadRequest, NotFound, RateLimited, Unauthenticated, Unavailable};
+use super::path::PathId;
 use super::{AppState, json_response};
 use crate::domain::EventId;
 use crate::domain::event::EventType;
@@ -95,7 +96,7 @@ pub async fn list_events(
 pub async fn retrieve_event(
     State(app): State<AppState>,
     ReadAccess(tenant): ReadAccess,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::no_such("event", &id);
     let event_id = EventId::parse(&id).ok_or_else(missing)?;

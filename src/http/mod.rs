@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod list;
 pub mod openapi;
 pub mod ops;
+pub mod path;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;

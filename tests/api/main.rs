@@ -10,6 +10,7 @@ mod helpers;
 mod concurrency;
 mod customers;
 mod engines;
+mod hostile;
 mod nodes;
 mod openapi;
 mod openapi_responses;
