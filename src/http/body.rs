@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use axum::body::Bytes;
+use axum::body::{Bytes, HttpBody};
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -11,6 +11,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
+use super::headers::{Repeated, single};
 
 /// Largest body accepted; larger ones are answered 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -33,9 +34,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        if !is_json(request.headers().get(header::CONTENT_TYPE)) {
-            return Err(ApiError::content_type_invalid());
-        }
+        refuse_unreadable(&request)?;
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
@@ -46,6 +45,32 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 }
             })?;
         JsonObject::parse(&bytes)
+    }
+}
+
+/// What no reading of the body could make acceptable, refused before a byte of it is read: a
+/// declared length over the limit is answered at once (and without `100 Continue`), not after
+/// the client has sent it all.
+fn refuse_unreadable(request: &Request) -> Result<(), ApiError> {
+    let headers = request.headers();
+    if !is_json(single(headers, header::CONTENT_TYPE).ok().flatten()) {
+        return Err(ApiError::content_type_invalid());
+    }
+    if !is_identity(single(headers, header::CONTENT_ENCODING)) {
+        return Err(ApiError::content_encoding_invalid());
+    }
+    if request.body().size_hint().lower() > MAX_BODY_BYTES as u64 {
+        return Err(ApiError::body_too_large(MAX_BODY_BYTES));
+    }
+    Ok(())
+}
+
+/// No `Content-Encoding`, or `identity`: this server does not decompress bodies.
+fn is_identity(encoding: Result<Option<&header::HeaderValue>, Repeated>) -> bool {
+    match encoding {
+        Ok(None) => true,
+        Ok(Some(value)) => value.as_bytes().eq_ignore_ascii_case(b"identity"),
+        Err(Repeated) => false,
     }
 }
 

@@ -186,6 +186,14 @@ impl ApiError {
         )
     }
 
+    pub fn content_encoding_invalid() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type_invalid",
+            "The request body must be sent uncompressed, without `Content-Encoding`.",
+        )
+    }
+
     pub fn idempotency_key_reused() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

@@ -6,6 +6,7 @@ pub mod body;
 pub mod customers;
 pub mod error;
 pub mod events;
+pub mod headers;
 pub mod idempotency;
 pub mod list;
 pub mod openapi;
@@ -30,6 +31,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
 use self::error::{ApiError, REQUEST_ID};
+use self::headers::single;
 use crate::domain::ApiKeyId;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{Store, StoredResponse};
@@ -215,7 +217,13 @@ async fn observe(request: Request, next: Next) -> Response {
 }
 
 fn requested_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
-    let Some(value) = headers.get(VERSION_HEADER) else {
+    let sent_once = single(headers, VERSION_HEADER).map_err(|_| {
+        ApiError::invalid(
+            "Renvo-Version",
+            "`Renvo-Version` was sent more than once; send one version.",
+        )
+    })?;
+    let Some(value) = sent_once else {
         return Ok(CURRENT_VERSION);
     };
     if value.as_bytes() == CURRENT_VERSION.as_bytes() {
