@@ -1,14 +1,17 @@
 //! Request bodies: `Content-Type: application/json`, at most 64 KiB, exactly one JSON object
 //! with no repeated keys; then typed access to each field by name.
 
+use std::error::Error;
 use std::fmt;
 
 use axum::body::{Bytes, HttpBody};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tower_http::timeout::TimeoutError;
 
 use super::error::ApiError;
 use super::headers::{Repeated, single};
@@ -37,15 +40,23 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         refuse_unreadable(&request)?;
         let bytes = Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::body_too_large(MAX_BODY_BYTES)
-                } else {
-                    ApiError::body_invalid("The request body could not be read.")
-                }
-            })?;
+            .map_err(read_failure)?;
         JsonObject::parse(&bytes)
     }
+}
+
+fn read_failure(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::body_too_large(MAX_BODY_BYTES);
+    }
+    let mut cause: Option<&(dyn Error + 'static)> = Some(&rejection);
+    while let Some(error) = cause {
+        if error.is::<TimeoutError>() {
+            return ApiError::body_timeout();
+        }
+        cause = error.source();
+    }
+    ApiError::body_invalid("The request body could not be read.")
 }
 
 /// What no reading of the body could make acceptable, refused before a byte of it is read: a

@@ -54,7 +54,7 @@ pub struct ErrorBodyOut<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorType {
-    /// 400, 405, 413, 415.
+    /// 400, 405, 408, 413, 415.
     InvalidRequestError,
     /// 401.
     AuthenticationError,
@@ -175,6 +175,14 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
             format!("The request body must be at most {} KiB.", limit / 1024),
+        )
+    }
+
+    pub fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            "The request body did not arrive in time; send it without pausing.",
         )
     }
 

@@ -12,6 +12,7 @@ pub mod list;
 pub mod openapi;
 pub mod ops;
 pub mod path;
+pub mod server;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;

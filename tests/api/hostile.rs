@@ -1,12 +1,17 @@
 //! Hostile clients: malformed ids, query strings, headers and bodies, and slow or oversized
 //! requests. Each is answered with the JSON error envelope and stores nothing.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use renvo::http::server::{self, ConnectionLimits};
+use renvo::{AppState, router};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp};
@@ -17,7 +22,9 @@ backend_tests!(
     an_empty_or_undecodable_list_parameter_is_refused_by_name,
     a_header_that_means_one_thing_sent_twice_is_refused,
     a_declared_body_over_the_limit_is_answered_413_before_it_is_sent,
-    a_compressed_body_is_refused_with_415_and_stores_nothing
+    a_compressed_body_is_refused_with_415_and_stores_nothing,
+    a_client_that_stalls_is_cut_off_and_a_stalled_body_is_answered_408,
+    shutdown_lets_a_request_in_flight_finish_then_stops_accepting
 );
 
 async fn an_id_that_is_not_utf8_is_a_json_404_naming_the_id(backend: Backend) {
@@ -120,10 +127,11 @@ async fn a_declared_body_over_the_limit_is_answered_413_before_it_is_sent(backen
              Content-Type: application/json\r\nContent-Length: 10000000\r\n{expect}\r\n{{",
             app.key
         );
-        let answer = exchange(&app, head.as_bytes()).await;
+        let answer = exchange(&app.address, head.as_bytes()).await;
 
         assert_eq!(answer.status, 413, "{}", answer.head);
         assert_eq!(answer.body["error"]["code"], "body_too_large");
+        assert!(answer.head.contains("request-id: req_"), "{}", answer.head);
     }
     assert_eq!(customer_count(&app).await, 0);
 }
@@ -175,22 +183,110 @@ struct RawReply {
     body: Value,
 }
 
-/// Writes `request` as is on a fresh connection and reads until the server closes it; the
-/// server must answer within 5 seconds.
-async fn exchange(app: &TestApp, request: &[u8]) -> RawReply {
-    let address = app.address.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).await.expect("connect");
+/// Writes `request` as is on a fresh connection and reads the answer.
+async fn exchange(address: &str, request: &[u8]) -> RawReply {
+    let mut stream = connect(address).await;
     stream.write_all(request).await.expect("send");
+    parse_reply(&read_until_closed(&mut stream).await)
+}
+
+async fn connect(address: &str) -> TcpStream {
+    let address = address.trim_start_matches("http://");
+    TcpStream::connect(address).await.expect("connect")
+}
+
+/// Everything the server sends until it closes the connection, which must be within 5 s.
+async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
     let mut answer = Vec::new();
     let read = stream.read_to_end(&mut answer);
     let _ = tokio::time::timeout(Duration::from_secs(5), read)
         .await
-        .expect("an answer within 5 s");
-    let text = String::from_utf8_lossy(&answer).into_owned();
+        .expect("the server closes the connection within 5 s");
+    answer
+}
+
+fn parse_reply(answer: &[u8]) -> RawReply {
+    let text = String::from_utf8_lossy(answer).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
     RawReply {
         status: head[9..12].parse().expect("a status code"),
         head: head.to_owned(),
         body: serde_json::from_str(body).unwrap_or(Value::Null),
     }
+}
+
+/// The production server loop over `app`'s store, stopped by `shutdown`.
+async fn serve_with(
+    app: &TestApp,
+    limits: ConnectionLimits,
+    shutdown: CancellationToken,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let state = AppState::new(app.store.clone(), 0, Arc::new(Notify::new()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    let server = server::serve(listener, router(state), limits, shutdown);
+    (address, tokio::spawn(server))
+}
+
+fn create_head(app: &TestApp, length: usize) -> String {
+    format!(
+        "POST /v1/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n",
+        app.key
+    )
+}
+
+async fn a_client_that_stalls_is_cut_off_and_a_stalled_body_is_answered_408(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let limits = ConnectionLimits {
+        header_read: Duration::from_millis(300),
+        body_read: Duration::from_millis(300),
+    };
+    let (address, _server) = serve_with(&app, limits, CancellationToken::new()).await;
+    let started = Instant::now();
+
+    let mut idle = connect(&address).await;
+    let mut partial_head = connect(&address).await;
+    partial_head
+        .write_all(b"GET /v1/customers HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let stalled_body = format!("{}{{\"full_name\":", create_head(&app, 100));
+    let body_answer = exchange(&address, stalled_body.as_bytes()).await;
+
+    assert_eq!(read_until_closed(&mut idle).await, b"");
+    assert_eq!(read_until_closed(&mut partial_head).await, b"");
+    assert_eq!(body_answer.status, 408, "{}", body_answer.head);
+    assert_eq!(body_answer.body["error"]["code"], "body_timeout");
+    assert!(
+        body_answer.head.contains("request-id: req_"),
+        "{}",
+        body_answer.head
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(customer_count(&app).await, 0);
+}
+
+async fn shutdown_lets_a_request_in_flight_finish_then_stops_accepting(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let shutdown = CancellationToken::new();
+    let limits = ConnectionLimits::default();
+    let (address, server) = serve_with(&app, limits, shutdown.clone()).await;
+    let body = br#"{"full_name": "Jane"}"#;
+    let mut in_flight = connect(&address).await;
+    let head = create_head(&app, body.len());
+    in_flight.write_all(head.as_bytes()).await.unwrap();
+    in_flight.write_all(&body[..5]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    shutdown.cancel();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    in_flight.write_all(&body[5..]).await.unwrap();
+    let answer = parse_reply(&read_until_closed(&mut in_flight).await);
+    let stopped = tokio::time::timeout(Duration::from_secs(5), server).await;
+
+    assert_eq!(answer.status, 201, "{}", answer.head);
+    assert_eq!(answer.body["full_name"], "Jane");
+    assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
+    assert!(TcpStream::connect(&address).await.is_err());
 }
