@@ -139,18 +139,24 @@ pub fn router(state: AppState) -> Router {
         .merge(customers::router())
         .merge(events::router())
         .route("/openapi.json", axum::routing::get(openapi::openapi_json));
-    Router::new()
+    let routes = Router::new()
         .nest("/v1", v1.clone())
         .nest("/api/v1", v1)
         .merge(ops::router())
         .fallback(route_missing)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(observe))
-        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .method_not_allowed_fallback(method_not_allowed);
+    with_middleware(routes).with_state(state)
+}
+
+/// The layers around every route. A panic is caught inside `observe`, so its 500 carries the
+/// request id like any other error.
+fn with_middleware<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
+    routes
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal().into_response()
         }))
-        .with_state(state)
+        .layer(middleware::from_fn(observe))
+        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
 }
 
 async fn route_missing(method: Method, uri: Uri) -> ApiError {
@@ -272,4 +278,34 @@ pub fn stored_response(stored: StoredResponse) -> Response {
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_envelope_with_the_request_id() {
+        async fn boom() -> &'static str {
+            panic!("a handler bug")
+        }
+        let routes: Router = Router::new().route("/boom", get(boom));
+        let request = Request::get("/boom").body(Body::empty()).unwrap();
+
+        let response = with_middleware(routes).oneshot(request).await.unwrap();
+
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let header = response.headers()["request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = to_bytes(response.into_body(), 4096).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(body["error"]["request_id"], header.as_str());
+    }
 }
