@@ -1,6 +1,7 @@
 //! Request bodies: `Content-Type: application/json`, at most 64 KiB, exactly one JSON object
 //! with no repeated keys; then typed access to each field by name.
 
+use std::collections::HashSet;
 use std::error::Error;
 use std::fmt;
 
@@ -220,8 +221,10 @@ impl<'de> Visitor<'de> for EntriesVisitor {
             items: Vec::new(),
             duplicate: None,
         };
+        // A set, not a scan of the items: 64 KiB holds thousands of keys.
+        let mut seen = HashSet::new();
         while let Some((key, value)) = map.next_entry::<String, Value>()? {
-            if entries.duplicate.is_none() && entries.items.iter().any(|(seen, _)| *seen == key) {
+            if !seen.insert(key.clone()) && entries.duplicate.is_none() {
                 entries.duplicate = Some(key.clone());
             }
             entries.items.push((key, value));
