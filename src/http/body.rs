@@ -14,7 +14,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tower_http::timeout::TimeoutError;
 
-use super::error::ApiError;
+use super::error::{ApiError, echo};
 use super::headers::{Repeated, single};
 
 /// Largest body accepted; larger ones are answered 413.
@@ -111,6 +111,7 @@ impl JsonObject {
             ApiError::body_invalid(format!("The request body is not valid JSON: {error}."))
         })?;
         if let Some(key) = entries.duplicate {
+            let key = echo(&key);
             return Err(ApiError::body_invalid(format!(
                 "The request body names `{key}` more than once; send each field once."
             ))

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiError;
+use super::error::{ApiError, echo};
 use crate::store::{Page, PageRequest};
 
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -80,7 +80,7 @@ impl ListQuery {
             Some(text) => Some(parse_cursor(text).ok_or_else(|| {
                 ApiError::invalid(
                     "starting_after",
-                    format!("`{text}` is not a valid cursor: pass an object id."),
+                    format!("`{}` is not a valid cursor: pass an object id.", echo(text)),
                 )
             })?),
         };

@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
-use self::error::{ApiError, REQUEST_ID};
+use self::error::{ApiError, REQUEST_ID, echo};
 use self::headers::single;
 use crate::domain::ApiKeyId;
 use crate::domain::timestamp::Timestamp;
@@ -236,7 +236,7 @@ fn requested_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
     if value.as_bytes() == CURRENT_VERSION.as_bytes() {
         return Ok(CURRENT_VERSION);
     }
-    let shown = value.to_str().unwrap_or("(not text)");
+    let shown = echo(value.to_str().unwrap_or("(not text)"));
     Err(ApiError::invalid(
         "Renvo-Version",
         format!("Unknown Renvo-Version `{shown}`; the known version is {CURRENT_VERSION}."),

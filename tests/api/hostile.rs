@@ -25,7 +25,8 @@ backend_tests!(
     a_compressed_body_is_refused_with_415_and_stores_nothing,
     a_client_that_stalls_is_cut_off_and_a_stalled_body_is_answered_408,
     shutdown_lets_a_request_in_flight_finish_then_stops_accepting,
-    a_body_of_thousands_of_keys_is_checked_for_repeats_in_one_pass
+    a_body_of_thousands_of_keys_is_checked_for_repeats_in_one_pass,
+    an_error_repeats_at_most_100_characters_of_what_was_sent
 );
 
 async fn an_id_that_is_not_utf8_is_a_json_404_naming_the_id(backend: Backend) {
@@ -313,4 +314,36 @@ async fn a_body_of_thousands_of_keys_is_checked_for_repeats_in_one_pass(backend:
     // Generous: the quadratic scan this replaced took about 0.3 s in a debug build.
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(customer_count(&app).await, 0);
+}
+
+async fn an_error_repeats_at_most_100_characters_of_what_was_sent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let long = "é".repeat(5000);
+    let cut = format!("{}…", "é".repeat(100));
+
+    let unknown = app.post("/v1/customers", json!({ long.as_str(): 1 })).await;
+    let id = app
+        .get(&format!("/v1/customers/{}", "a".repeat(5000)))
+        .await;
+    let route = app.get(&format!("/v1/{}", "b".repeat(5000))).await;
+    let cursor = app
+        .get(&format!(
+            "/v1/customers?starting_after={}",
+            "c".repeat(5000)
+        ))
+        .await;
+
+    unknown.assert_error(400, "parameter_unknown", Some(cut.as_str()));
+    assert_eq!(
+        unknown.body["error"]["message"],
+        format!("Received unknown parameter: {cut}.")
+    );
+    id.assert_error(404, "resource_missing", Some("id"));
+    route.assert_error(404, "route_missing", None);
+    cursor.assert_error(400, "parameter_invalid", Some("starting_after"));
+    for reply in [&id, &route, &cursor] {
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        assert!(message.chars().count() < 200, "{message}");
+        assert!(message.contains("…"), "{message}");
+    }
 }
