@@ -207,7 +207,7 @@ async fn observe(request: Request, next: Next) -> Response {
     let elapsed = started.elapsed();
     let labels = [
         ("route", route),
-        ("method", method.to_string()),
+        ("method", method_label(&method).to_owned()),
         ("status", status.to_string()),
     ];
     metrics::counter!("renvo_http_requests_total", &labels).increment(1);
@@ -221,6 +221,26 @@ async fn observe(request: Request, next: Next) -> Response {
         )
     });
     response
+}
+
+/// The method as a metrics label. Any token is a valid method, so a client could otherwise mint
+/// a new, never-freed time series per request; methods outside the standard ones are `other`.
+fn method_label(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    STANDARD
+        .iter()
+        .find(|standard| *standard == method)
+        .map_or("other", |standard| standard.as_str())
 }
 
 fn requested_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {

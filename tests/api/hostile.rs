@@ -26,7 +26,8 @@ backend_tests!(
     a_client_that_stalls_is_cut_off_and_a_stalled_body_is_answered_408,
     shutdown_lets_a_request_in_flight_finish_then_stops_accepting,
     a_body_of_thousands_of_keys_is_checked_for_repeats_in_one_pass,
-    an_error_repeats_at_most_100_characters_of_what_was_sent
+    an_error_repeats_at_most_100_characters_of_what_was_sent,
+    made_up_methods_are_counted_as_other_and_mint_no_metric_series
 );
 
 async fn an_id_that_is_not_utf8_is_a_json_404_naming_the_id(backend: Backend) {
@@ -346,4 +347,24 @@ async fn an_error_repeats_at_most_100_characters_of_what_was_sent(backend: Backe
         assert!(message.chars().count() < 200, "{message}");
         assert!(message.contains("…"), "{message}");
     }
+}
+
+async fn made_up_methods_are_counted_as_other_and_mint_no_metric_series(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    for name in ["HOSTILE1", "HOSTILE2"] {
+        let method = Method::from_bytes(name.as_bytes()).unwrap();
+        let request = app.client.request(method, app.url("/v1/customers"));
+        reply(request)
+            .await
+            .assert_error(405, "method_not_allowed", None);
+    }
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+
+    assert!(!metrics.contains("HOSTILE"), "{metrics}");
+    assert!(
+        metrics.contains(r#"route="/v1/customers",method="other",status="405""#),
+        "{metrics}"
+    );
 }
