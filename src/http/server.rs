@@ -1,15 +1,19 @@
 //! The HTTP/1 server: accepts connections and serves the router on each, within time limits a
 //! slow or silent client cannot stretch, and stops gracefully.
 
-use std::io;
-use std::pin::pin;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceBuilder;
@@ -27,6 +31,9 @@ pub struct ConnectionLimits {
     pub header_read: Duration,
     /// From the head until the end of the body; past it the request is answered 408.
     pub body_read: Duration,
+    /// How long a write may stay blocked because the client reads nothing; past it the
+    /// connection is closed.
+    pub response_write: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -34,6 +41,7 @@ impl Default for ConnectionLimits {
         ConnectionLimits {
             header_read: Duration::from_secs(30),
             body_read: Duration::from_secs(30),
+            response_write: Duration::from_secs(30),
         }
     }
 }
@@ -81,8 +89,8 @@ async fn serve_connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read);
-    let connection =
-        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    let io = TokioIo::new(WriteDeadline::new(stream, limits.response_write));
+    let connection = builder.serve_connection(io, TowerToHyperService::new(service));
     let mut connection = pin!(connection);
 
     let served = tokio::select! {
@@ -95,5 +103,91 @@ async fn serve_connection(
     // A client that vanishes or times out is routine, not a server fault.
     if let Err(error) = served {
         tracing::debug!(error = &error as &dyn std::error::Error, "connection ended");
+    }
+}
+
+/// A connection whose writes must make progress: one that stays blocked past the limit (the
+/// client has stopped reading) fails, which ends the connection. Hyper has no write timeout.
+struct WriteDeadline {
+    stream: TcpStream,
+    limit: Duration,
+    stalled_since: Option<Pin<Box<Sleep>>>,
+}
+
+impl WriteDeadline {
+    fn new(stream: TcpStream, limit: Duration) -> WriteDeadline {
+        WriteDeadline {
+            stream,
+            limit,
+            stalled_since: None,
+        }
+    }
+
+    /// Passes a write's outcome through, starting the clock when it blocks and stopping it
+    /// when it completes.
+    fn guard<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        attempt: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if attempt.is_ready() {
+            self.stalled_since = None;
+            return attempt;
+        }
+        let limit = self.limit;
+        let stall = self
+            .stalled_since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stall.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncRead for WriteDeadline {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteDeadline {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let attempt = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.guard(cx, attempt)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let attempt = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.guard(cx, attempt)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let attempt = Pin::new(&mut self.stream).poll_flush(cx);
+        self.guard(cx, attempt)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let attempt = Pin::new(&mut self.stream).poll_shutdown(cx);
+        self.guard(cx, attempt)
     }
 }

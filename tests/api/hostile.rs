@@ -9,7 +9,7 @@ use renvo::{AppState, router};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -27,7 +27,8 @@ backend_tests!(
     shutdown_lets_a_request_in_flight_finish_then_stops_accepting,
     a_body_of_thousands_of_keys_is_checked_for_repeats_in_one_pass,
     an_error_repeats_at_most_100_characters_of_what_was_sent,
-    made_up_methods_are_counted_as_other_and_mint_no_metric_series
+    made_up_methods_are_counted_as_other_and_mint_no_metric_series,
+    a_client_that_stops_reading_is_cut_off
 );
 
 async fn an_id_that_is_not_utf8_is_a_json_404_naming_the_id(backend: Backend) {
@@ -244,6 +245,7 @@ async fn a_client_that_stalls_is_cut_off_and_a_stalled_body_is_answered_408(back
     let limits = ConnectionLimits {
         header_read: Duration::from_millis(300),
         body_read: Duration::from_millis(300),
+        response_write: Duration::from_millis(300),
     };
     let (address, _server) = serve_with(&app, limits, CancellationToken::new()).await;
     let started = Instant::now();
@@ -367,4 +369,29 @@ async fn made_up_methods_are_counted_as_other_and_mint_no_metric_series(backend:
         metrics.contains(r#"route="/v1/customers",method="other",status="405""#),
         "{metrics}"
     );
+}
+
+async fn a_client_that_stops_reading_is_cut_off(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let limits = ConnectionLimits {
+        response_write: Duration::from_millis(300),
+        ..ConnectionLimits::default()
+    };
+    let (address, _server) = serve_with(&app, limits, CancellationToken::new()).await;
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(address.parse().unwrap()).await.unwrap();
+
+    // About 10 MB of answers, more than the socket buffers between us hold.
+    let request = b"GET /v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n";
+    for _ in 0..400 {
+        stream.write_all(request).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let answer = read_until_closed(&mut stream).await;
+
+    let answered = String::from_utf8_lossy(&answer)
+        .matches("HTTP/1.1 200 OK")
+        .count();
+    assert!(answered < 400, "{answered} answers");
 }
