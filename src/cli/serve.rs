@@ -12,6 +12,7 @@ use crate::config::ServeOptions;
 use crate::domain::Mode;
 use crate::domain::key::Scope;
 use crate::domain::timestamp::Timestamp;
+use crate::http::server::{self, ConnectionLimits};
 use crate::http::{AppState, router};
 use crate::webhook::guard::AddressGuard;
 use crate::webhook::{Dispatcher, DispatcherConfig};
@@ -44,8 +45,8 @@ pub async fn run(store: SharedStore, options: ServeOptions) -> Result<(), CliErr
     let purger = tokio::spawn(purge_loop(store.clone(), shutdown.clone()));
     let delivering = tokio::spawn(dispatcher.run(shutdown.clone()));
 
-    let server = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let limits = ConnectionLimits::default();
+    let server = server::serve(listener, router(state), limits, shutdown.clone());
     let drain_limit = async {
         shutdown.cancelled().await;
         tokio::time::sleep(DRAIN_LIMIT).await;

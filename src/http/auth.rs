@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 
 use super::AppState;
 use super::error::ApiError;
+use super::headers::single;
 use crate::domain::Tenant;
 use crate::domain::key::SecretKey;
 use crate::domain::timestamp::Timestamp;
@@ -61,9 +62,12 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<KeyGrant, ApiEr
     Ok(grant)
 }
 
-/// `Authorization: Bearer <key>`, the scheme in any letter case.
+/// `Authorization: Bearer <key>`, the scheme in any letter case; sent twice it is malformed.
 fn presented_key(parts: &Parts) -> Option<SecretKey> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let value = single(&parts.headers, header::AUTHORIZATION)
+        .ok()??
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;

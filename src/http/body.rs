@@ -1,6 +1,8 @@
 //! Request bodies: `Content-Type: application/json`, at most 64 KiB, exactly one JSON object
 //! with no repeated keys; then typed access to each field by name.
 
+use std::collections::HashSet;
+use std::error::Error;
 use std::fmt;
 use std::pin::Pin;
 use std::time::Duration;
@@ -11,8 +13,10 @@ use axum::http::header;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tower_http::timeout::TimeoutError;
 
-use super::error::ApiError;
+use super::error::{ApiError, echo};
+use super::headers::{Repeated, single};
 
 /// Largest body accepted; larger ones are answered 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -21,7 +25,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// body is left unread is closed, and a client still sending then sees a broken pipe instead
 /// of the answer; past this bound (or `DISCARD_MAX_WAIT`) the connection is closed anyway.
 const DISCARD_MAX_BYTES: usize = 16 * 1024 * 1024;
-const DISCARD_MAX_WAIT: Duration = Duration::from_secs(5);
+const DISCARD_MAX_WAIT: Duration = Duration::from_secs(3);
 
 /// A request body that is one JSON object, its fields in the order sent.
 #[derive(Debug)]
@@ -41,11 +45,17 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
-        let json = is_json(request.headers().get(header::CONTENT_TYPE));
+        let refused = refuse_unreadable(&request);
+        let expects_continue = request.headers().contains_key(header::EXPECT);
         let mut body = request.into_body();
-        if !json {
-            discard(&mut body).await;
-            return Err(ApiError::content_type_invalid());
+        if let Err(error) = refused {
+            // A client still sending would meet a closed connection instead of this answer,
+            // so what it sends is read and dropped first (bounded). Under `Expect:
+            // 100-continue` nothing is sent until the body is read, so nothing is.
+            if !expects_continue {
+                discard(&mut body).await;
+            }
+            return Err(error);
         }
         let bytes = read_limited(&mut body).await?;
         JsonObject::parse(&bytes)
@@ -70,8 +80,7 @@ async fn read_limited(body: &mut Body) -> Result<Vec<u8>, ApiError> {
 
     let mut bytes = Vec::new();
     while let Some(frame) = next_frame!(body) {
-        let frame =
-            frame.map_err(|_| ApiError::body_invalid("The request body could not be read."))?;
+        let frame = frame.map_err(|error| read_failure(&error))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -104,7 +113,14 @@ impl<S: Send + Sync> OptionalFromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Option<Self>, ApiError> {
-        let json = is_json(request.headers().get(header::CONTENT_TYPE));
+        if !is_identity(single(request.headers(), header::CONTENT_ENCODING)) {
+            return Err(ApiError::content_encoding_invalid());
+        }
+        let json = is_json(
+            single(request.headers(), header::CONTENT_TYPE)
+                .ok()
+                .flatten(),
+        );
         let bytes = read_limited(&mut request.into_body()).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
@@ -113,6 +129,44 @@ impl<S: Send + Sync> OptionalFromRequest<S> for JsonObject {
             return Err(ApiError::content_type_invalid());
         }
         JsonObject::parse(&bytes).map(Some)
+    }
+}
+
+/// Why a body could not be read: the connection's body deadline (408), or anything else.
+fn read_failure(error: &(dyn Error + 'static)) -> ApiError {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<TimeoutError>() {
+            return ApiError::body_timeout();
+        }
+        cause = error.source();
+    }
+    ApiError::body_invalid("The request body could not be read.")
+}
+
+/// What no reading of the body could make acceptable, refused before a byte of it is read: a
+/// declared length over the limit is answered at once (and without `100 Continue`), not after
+/// the client has sent it all.
+fn refuse_unreadable(request: &Request) -> Result<(), ApiError> {
+    let headers = request.headers();
+    if !is_json(single(headers, header::CONTENT_TYPE).ok().flatten()) {
+        return Err(ApiError::content_type_invalid());
+    }
+    if !is_identity(single(headers, header::CONTENT_ENCODING)) {
+        return Err(ApiError::content_encoding_invalid());
+    }
+    if request.body().size_hint().lower() > MAX_BODY_BYTES as u64 {
+        return Err(ApiError::body_too_large(MAX_BODY_BYTES));
+    }
+    Ok(())
+}
+
+/// No `Content-Encoding`, or `identity`: this server does not decompress bodies.
+fn is_identity(encoding: Result<Option<&header::HeaderValue>, Repeated>) -> bool {
+    match encoding {
+        Ok(None) => true,
+        Ok(Some(value)) => value.as_bytes().eq_ignore_ascii_case(b"identity"),
+        Err(Repeated) => false,
     }
 }
 
@@ -141,6 +195,7 @@ impl JsonObject {
             ApiError::body_invalid(format!("The request body is not valid JSON: {error}."))
         })?;
         if let Some(key) = entries.duplicate {
+            let key = echo(&key);
             return Err(ApiError::body_invalid(format!(
                 "The request body names `{key}` more than once; send each field once."
             ))
@@ -251,8 +306,10 @@ impl<'de> Visitor<'de> for EntriesVisitor {
             items: Vec::new(),
             duplicate: None,
         };
+        // A set, not a scan of the items: 64 KiB holds thousands of keys.
+        let mut seen = HashSet::new();
         while let Some((key, value)) = map.next_entry::<String, Value>()? {
-            if entries.duplicate.is_none() && entries.items.iter().any(|(seen, _)| *seen == key) {
+            if !seen.insert(key.clone()) && entries.duplicate.is_none() {
                 entries.duplicate = Some(key.clone());
             }
             entries.items.push((key, value));

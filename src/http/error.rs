@@ -1,6 +1,8 @@
 //! The one error type of the HTTP layer. It owns the wire format of every failure:
 //! `{"error":{"type","message","param","code","request_id"}}`.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -54,7 +56,7 @@ pub struct ErrorBodyOut<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorType {
-    /// 400, 405, 413, 415.
+    /// 400, 405, 408, 413, 415.
     InvalidRequestError,
     /// 401.
     AuthenticationError,
@@ -108,6 +110,7 @@ impl ApiError {
     }
 
     pub fn unknown(param: &str) -> Self {
+        let param = echo(param);
         Self::new(
             StatusCode::BAD_REQUEST,
             "parameter_unknown",
@@ -149,7 +152,7 @@ impl ApiError {
         Self::new(
             StatusCode::NOT_FOUND,
             "resource_missing",
-            format!("No such {object}: '{id}'"),
+            format!("No such {object}: '{}'", echo(id)),
         )
         .with_param("id")
     }
@@ -158,7 +161,11 @@ impl ApiError {
         Self::new(
             StatusCode::NOT_FOUND,
             "route_missing",
-            format!("Unrecognized request URL ({method}: {path})."),
+            format!(
+                "Unrecognized request URL ({}: {}).",
+                echo(method),
+                echo(path)
+            ),
         )
     }
 
@@ -166,7 +173,7 @@ impl ApiError {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            format!("{method} is not allowed on {path}."),
+            format!("{} is not allowed on {}.", echo(method), echo(path)),
         )
     }
 
@@ -178,11 +185,27 @@ impl ApiError {
         )
     }
 
+    pub fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            "The request body did not arrive in time; send it without pausing.",
+        )
+    }
+
     pub fn content_type_invalid() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "content_type_invalid",
             "The request body must be JSON, sent with `Content-Type: application/json`.",
+        )
+    }
+
+    pub fn content_encoding_invalid() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type_invalid",
+            "The request body must be sent uncompressed, without `Content-Encoding`.",
         )
     }
 
@@ -239,6 +262,18 @@ impl ApiError {
             500..=599 => ErrorType::ApiError,
             _ => ErrorType::InvalidRequestError,
         }
+    }
+}
+
+/// Longest piece of client input an error repeats.
+const ECHO_CHARS: usize = 100;
+
+/// Client input as an error message or `param` repeats it: cut to [`ECHO_CHARS`] characters
+/// and marked with `…`, so that a 60 KiB key, id or path is not sent back whole.
+pub fn echo(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(ECHO_CHARS) {
+        None => Cow::Borrowed(text),
+        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
     }
 }
 

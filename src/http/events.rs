@@ -12,7 +12,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::customers::CustomerOut;
-use super::error::ApiError;
+use super::error::{ApiError, echo};
 use super::list::{ListOut, ListQuery, PageParams};
 use super::openapi::{BadRequest, NotFound, RateLimited, Unauthenticated, Unavailable};
 use super::path::PathId;
@@ -112,7 +112,8 @@ pub async fn retrieve_event(
 fn unknown_event_type(name: &str) -> ApiError {
     let known: Vec<&str> = EventType::ALL.map(EventType::as_str).to_vec();
     let message = format!(
-        "`{name}` is not an event type; known types: {}.",
+        "`{}` is not an event type; known types: {}.",
+        echo(name),
         known.join(", ")
     );
     ApiError::invalid("type", message)

@@ -6,6 +6,7 @@ use utoipa::IntoParams;
 
 use super::body::JsonObject;
 use super::error::ApiError;
+use super::headers::single;
 use crate::store::IdempotencyClaim;
 
 pub const HEADER: &str = "idempotency-key";
@@ -35,7 +36,13 @@ pub fn idempotency_claim(
     canonical_path: &str,
     body: &JsonObject,
 ) -> Result<Option<IdempotencyClaim>, ApiError> {
-    let Some(value) = headers.get(HEADER) else {
+    let sent_once = single(headers, HEADER).map_err(|_| {
+        ApiError::invalid(
+            "Idempotency-Key",
+            "`Idempotency-Key` was sent more than once; send one key.",
+        )
+    })?;
+    let Some(value) = sent_once else {
         return Ok(None);
     };
     let key = value

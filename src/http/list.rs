@@ -4,7 +4,7 @@
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiError;
+use super::error::{ApiError, echo};
 use crate::store::{Page, PageRequest};
 
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -16,23 +16,35 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// Parses the raw query, allowing `limit`, `starting_after` and `filters`.
+    /// Parses the raw query, allowing `limit`, `starting_after` and `filters`. A value must be
+    /// present and valid UTF-8 once decoded: an empty or garbled filter would otherwise
+    /// quietly match nothing.
     pub fn parse(raw: Option<&str>, filters: &[&str]) -> Result<ListQuery, ApiError> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-            .map(|(key, value)| (key.into_owned(), value.into_owned()))
-            .collect();
-        for (index, (key, _)) in pairs.iter().enumerate() {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for pair in raw.unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
+            let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = decode(raw_key).unwrap_or_else(|lossy| lossy);
             let known =
                 key == "limit" || key == "starting_after" || filters.contains(&key.as_str());
             if !known {
-                return Err(ApiError::unknown(key));
+                return Err(ApiError::unknown(&key));
             }
-            if pairs[..index].iter().any(|(seen, _)| seen == key) {
+            if pairs.iter().any(|(seen, _)| *seen == key) {
                 return Err(ApiError::invalid(
-                    key,
+                    &key,
                     format!("`{key}` may be given only once."),
                 ));
             }
+            let value = decode(raw_value).map_err(|_| {
+                ApiError::invalid(&key, format!("`{key}` is not valid UTF-8 once decoded."))
+            })?;
+            if value.is_empty() {
+                return Err(ApiError::invalid(
+                    &key,
+                    format!("`{key}` is empty; give it a value or leave it out."),
+                ));
+            }
+            pairs.push((key, value));
         }
         Ok(ListQuery { pairs })
     }
@@ -51,9 +63,10 @@ impl ListQuery {
     {
         let limit = match self.get("limit") {
             None => DEFAULT_LIMIT,
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
+            // Digits only: `u32` parsing would also take a sign, `+5`.
+            Some(text) => Some(text)
+                .filter(|text| text.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|digits| digits.parse::<u32>().ok())
                 .filter(|n| (1..=MAX_LIMIT).contains(n))
                 .ok_or_else(|| {
                     ApiError::invalid(
@@ -67,12 +80,20 @@ impl ListQuery {
             Some(text) => Some(parse_cursor(text).ok_or_else(|| {
                 ApiError::invalid(
                     "starting_after",
-                    format!("`{text}` is not a valid cursor: pass an object id."),
+                    format!("`{}` is not a valid cursor: pass an object id.", echo(text)),
                 )
             })?),
         };
         Ok(PageRequest { after, limit })
     }
+}
+
+/// One `application/x-www-form-urlencoded` key or value: `+` is a space, then percent-decoding.
+/// Invalid UTF-8 is an error carrying the lossy text.
+fn decode(raw: &str) -> Result<String, String> {
+    let spaced = raw.replace('+', " ");
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(&spaced).collect();
+    String::from_utf8(bytes).map_err(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
 /// A page of objects, newest first.

@@ -6,11 +6,13 @@ pub mod body;
 pub mod customers;
 pub mod error;
 pub mod events;
+pub mod headers;
 pub mod idempotency;
 pub mod list;
 pub mod openapi;
 pub mod ops;
 pub mod path;
+pub mod server;
 pub mod webhook_endpoints;
 pub mod webhook_wire;
 
@@ -31,7 +33,8 @@ use tokio::sync::Notify;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
-use self::error::{ApiError, REQUEST_ID};
+use self::error::{ApiError, REQUEST_ID, echo};
+use self::headers::single;
 use crate::domain::ApiKeyId;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{Store, StoredResponse};
@@ -155,18 +158,24 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(webhook_endpoints::router())
         .route("/openapi.json", axum::routing::get(openapi::openapi_json));
-    Router::new()
+    let routes = Router::new()
         .nest("/v1", v1.clone())
         .nest("/api/v1", v1)
         .merge(ops::router())
         .fallback(route_missing)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(observe))
-        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .method_not_allowed_fallback(method_not_allowed);
+    with_middleware(routes).with_state(state)
+}
+
+/// The layers around every route. A panic is caught inside `observe`, so its 500 carries the
+/// request id like any other error.
+fn with_middleware<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
+    routes
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal().into_response()
         }))
-        .with_state(state)
+        .layer(middleware::from_fn(observe))
+        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
 }
 
 async fn route_missing(method: Method, uri: Uri) -> ApiError {
@@ -217,7 +226,7 @@ async fn observe(request: Request, next: Next) -> Response {
     let elapsed = started.elapsed();
     let labels = [
         ("route", route),
-        ("method", method.to_string()),
+        ("method", method_label(&method).to_owned()),
         ("status", status.to_string()),
     ];
     metrics::counter!("renvo_http_requests_total", &labels).increment(1);
@@ -233,14 +242,40 @@ async fn observe(request: Request, next: Next) -> Response {
     response
 }
 
+/// The method as a metrics label. Any token is a valid method, so a client could otherwise mint
+/// a new, never-freed time series per request; methods outside the standard ones are `other`.
+fn method_label(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    STANDARD
+        .iter()
+        .find(|standard| *standard == method)
+        .map_or("other", |standard| standard.as_str())
+}
+
 fn requested_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
-    let Some(value) = headers.get(VERSION_HEADER) else {
+    let sent_once = single(headers, VERSION_HEADER).map_err(|_| {
+        ApiError::invalid(
+            "Renvo-Version",
+            "`Renvo-Version` was sent more than once; send one version.",
+        )
+    })?;
+    let Some(value) = sent_once else {
         return Ok(CURRENT_VERSION);
     };
     if value.as_bytes() == CURRENT_VERSION.as_bytes() {
         return Ok(CURRENT_VERSION);
     }
-    let shown = value.to_str().unwrap_or("(not text)");
+    let shown = echo(value.to_str().unwrap_or("(not text)"));
     Err(ApiError::invalid(
         "Renvo-Version",
         format!("Unknown Renvo-Version `{shown}`; the known version is {CURRENT_VERSION}."),
@@ -291,4 +326,34 @@ pub fn stored_response(stored: StoredResponse) -> Response {
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_envelope_with_the_request_id() {
+        async fn boom() -> &'static str {
+            panic!("a handler bug")
+        }
+        let routes: Router = Router::new().route("/boom", get(boom));
+        let request = Request::get("/boom").body(Body::empty()).unwrap();
+
+        let response = with_middleware(routes).oneshot(request).await.unwrap();
+
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let header = response.headers()["request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = to_bytes(response.into_body(), 4096).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(body["error"]["request_id"], header.as_str());
+    }
 }

@@ -50,6 +50,7 @@ use super::{CURRENT_VERSION, customers, events, ops};
         Forbidden,
         NotFound,
         Conflict,
+        RequestTimeout,
         PayloadTooLarge,
         UnsupportedMediaType,
         RateLimited,
@@ -227,11 +228,16 @@ pub struct NotFound(pub ErrorOut<'static>);
 #[derive(ToResponse)]
 pub struct Conflict(pub ErrorOut<'static>);
 
+/// The body did not arrive within the server's time limit (`body_timeout`).
+#[derive(ToResponse)]
+pub struct RequestTimeout(pub ErrorOut<'static>);
+
 /// The body is over 64 KiB (`body_too_large`).
 #[derive(ToResponse)]
 pub struct PayloadTooLarge(pub ErrorOut<'static>);
 
-/// The body was not sent as `Content-Type: application/json` (`content_type_invalid`).
+/// The body was not sent as `Content-Type: application/json`, or was compressed
+/// (`content_type_invalid`).
 #[derive(ToResponse)]
 pub struct UnsupportedMediaType(pub ErrorOut<'static>);
 

@@ -379,7 +379,14 @@ async fn serve(
         .await
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let limits = renvo::http::server::ConnectionLimits::default();
+    let never = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(renvo::http::server::serve(
+        listener,
+        router(state),
+        limits,
+        never,
+    ));
     (address, dispatcher)
 }
 

@@ -19,6 +19,7 @@ mod customers;
 mod engines;
 mod errors;
 mod events;
+mod hostile;
 mod idempotency;
 mod lists;
 mod nodes;
