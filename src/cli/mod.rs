@@ -54,10 +54,12 @@ pub async fn resolve_account(
             None => Err(CliError::Usage(format!("no account {id}"))),
         };
     }
+    if create_if_none && let Some(first) = store.create_first_account("default").await? {
+        return Ok(first.id);
+    }
     let accounts = store.list_accounts().await?;
     match accounts.as_slice() {
         [only] => Ok(only.id),
-        [] if create_if_none => Ok(store.create_account("default").await?.id),
         [] => Err(CliError::Usage(
             "there is no account yet; create one with `renvo accounts create`".into(),
         )),

@@ -62,12 +62,12 @@ pub async fn run(store: SharedStore, options: ServeOptions) -> Result<(), CliErr
     Ok(())
 }
 
-/// On an empty database: one account and its first keys, printed once.
+/// On an empty database: one account and its first keys, printed once (by one node only,
+/// when several start together).
 async fn bootstrap(store: &SharedStore) -> Result<(), CliError> {
-    if !store.list_accounts().await?.is_empty() {
+    let Some(account) = store.create_first_account("default").await? else {
         return Ok(());
-    }
-    let account = store.create_account("default").await?;
+    };
     let (_, test_key) = store
         .create_api_key(account.id, Mode::Test, Scope::ReadWrite)
         .await?;

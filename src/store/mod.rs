@@ -107,6 +107,9 @@ pub trait Store: WebhookStore + Send + Sync {
     async fn ping(&self) -> StoreResult<()>;
 
     async fn create_account(&self, name: &str) -> StoreResult<Account>;
+    /// Creates an account only while there is none, atomically even when several nodes
+    /// start together on one empty database; `None` when an account exists.
+    async fn create_first_account(&self, name: &str) -> StoreResult<Option<Account>>;
     async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>>;
 

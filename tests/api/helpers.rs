@@ -77,6 +77,25 @@ macro_rules! backend_tests {
     };
 }
 
+/// Generates one `#[tokio::test]` for each listed `async fn name(Backend)` that only makes
+/// sense on PostgreSQL (several nodes' locks, its failure modes).
+#[macro_export]
+macro_rules! postgres_tests {
+    ($($name:ident),* $(,)?) => {
+        mod postgres_only {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    match $crate::helpers::Backend::postgres() {
+                        Some(backend) => super::$name(backend).await,
+                        None => eprintln!("RENVO_TEST_POSTGRES_URL is not set; skipping"),
+                    }
+                }
+            )*
+        }
+    };
+}
+
 /// A running server and the keys to call it with.
 pub struct TestApp {
     pub address: String,
@@ -91,7 +110,7 @@ pub struct TestApp {
     /// `read_write`, live mode.
     pub live_key: String,
     pub dispatcher: Arc<Notify>,
-    _dir: tempfile::TempDir,
+    _dir: Arc<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -118,7 +137,7 @@ impl TestApp {
 
     async fn spawn_with(backend: Backend, rate_limit: u32, guard: AddressGuard) -> TestApp {
         renvo::install_tls_provider();
-        let dir = tempfile::tempdir().expect("temporary directory");
+        let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
         let database_url = backend.fresh_database(&dir).await;
         let store = store::open(&database_url, 8).await.expect("open the store");
 
@@ -131,15 +150,7 @@ impl TestApp {
         let read_key = new_key(&store, account, Mode::Test, Scope::Read).await;
         let live_key = new_key(&store, account, Mode::Live, Scope::ReadWrite).await;
 
-        let dispatcher = Arc::new(Notify::new());
-        let state =
-            AppState::new(store.clone(), rate_limit, dispatcher.clone()).with_webhook_guard(guard);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = format!("http://{}", listener.local_addr().expect("address"));
-        tokio::spawn(async move { axum::serve(listener, router(state)).await });
-
+        let (address, dispatcher) = serve(store.clone(), rate_limit, guard).await;
         TestApp {
             address,
             client: reqwest::Client::new(),
@@ -151,6 +162,27 @@ impl TestApp {
             live_key,
             dispatcher,
             _dir: dir,
+        }
+    }
+
+    /// A second node: its own store (pool, writer, in-flight keys) and server over this
+    /// app's database, with the same account and keys.
+    pub async fn spawn_node(&self) -> TestApp {
+        let store = store::open(&self.database_url, 8)
+            .await
+            .expect("open the store again");
+        let (address, dispatcher) = serve(store.clone(), 0, AddressGuard { allow_private: true }).await;
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            store,
+            database_url: self.database_url.clone(),
+            account: self.account,
+            key: self.key.clone(),
+            read_key: self.read_key.clone(),
+            live_key: self.live_key.clone(),
+            dispatcher,
+            _dir: self._dir.clone(),
         }
     }
 
@@ -215,6 +247,23 @@ impl TestApp {
         Reply::of(request.send().await.expect("request")).await
     }
 
+    /// Sends a JSON body with an `Idempotency-Key`.
+    pub async fn send_idempotent(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        idempotency_key: &str,
+        body: Value,
+    ) -> Reply {
+        let request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.key)
+            .header("idempotency-key", idempotency_key)
+            .json(&body);
+        Reply::of(request.send().await.expect("request")).await
+    }
+
     /// Sends raw bytes with the given content type.
     pub async fn send_raw(
         &self,
@@ -232,12 +281,51 @@ impl TestApp {
         Reply::of(request.send().await.expect("request")).await
     }
 
+    /// Creates `count` customers, `at_once` requests at a time; returns their ids.
+    pub async fn create_customers(&self, count: usize, at_once: usize) -> Vec<String> {
+        let mut ids = Vec::with_capacity(count);
+        let numbers: Vec<usize> = (0..count).collect();
+        for chunk in numbers.chunks(at_once) {
+            let mut requests = tokio::task::JoinSet::new();
+            for &n in chunk {
+                let request = self
+                    .client
+                    .post(self.url("/v1/customers"))
+                    .bearer_auth(&self.key)
+                    .json(&serde_json::json!({"full_name": format!("Customer {n}")}));
+                requests.spawn(async move { Reply::of(request.send().await.expect("POST")).await });
+            }
+            while let Some(reply) = requests.join_next().await {
+                let reply = reply.expect("request task");
+                assert_eq!(reply.status, 201, "{}", reply.body);
+                ids.push(reply.body["id"].as_str().expect("an id").to_owned());
+            }
+        }
+        ids
+    }
+
     /// Creates a customer and returns it.
     pub async fn create_customer(&self, body: Value) -> Value {
         let reply = self.post("/v1/customers", body).await;
         assert_eq!(reply.status, 201, "{}", reply.body);
         reply.body
     }
+}
+
+/// Serves the router over `store` on a random 127.0.0.1 port.
+async fn serve(
+    store: Arc<dyn Store>,
+    rate_limit: u32,
+    guard: AddressGuard,
+) -> (String, Arc<Notify>) {
+    let dispatcher = Arc::new(Notify::new());
+    let state = AppState::new(store, rate_limit, dispatcher.clone()).with_webhook_guard(guard);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    (address, dispatcher)
 }
 
 async fn new_key(store: &Arc<dyn Store>, account: AccountId, mode: Mode, scope: Scope) -> String {

@@ -104,6 +104,34 @@ impl Store for SqliteStore {
         Ok(account)
     }
 
+    async fn create_first_account(&self, name: &str) -> StoreResult<Option<Account>> {
+        let account = Account {
+            id: AccountId::generate(),
+            name: name.to_owned(),
+            created_at: Timestamp::now(),
+        };
+        let row = account.clone();
+        // The writer's `BEGIN IMMEDIATE` makes check and insert one step, across processes too.
+        let created = self
+            .writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "INSERT INTO accounts (id, name, created_at) SELECT ?, ?, ? \
+                         WHERE NOT EXISTS (SELECT 1 FROM accounts)",
+                    )
+                    .bind(row.id.uuid())
+                    .bind(&row.name)
+                    .bind(row.created_at.unix_millis())
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
+            .await?;
+        Ok(created.then_some(account))
+    }
+
     async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
         let rows = sqlx::query("SELECT id, name, created_at FROM accounts ORDER BY id")
             .fetch_all(&self.readers)
