@@ -1,7 +1,5 @@
 //! The test harness: a real server on a random 127.0.0.1 port over a fresh database, and a
 //! client holding keys of every kind. Tests run once per backend through `backend_tests!`.
-// Some helpers serve only the modules of other branches until they are merged.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 
@@ -171,7 +169,14 @@ impl TestApp {
         let store = store::open(&self.database_url, 8)
             .await
             .expect("open the store again");
-        let (address, dispatcher) = serve(store.clone(), 0, AddressGuard { allow_private: true }).await;
+        let (address, dispatcher) = serve(
+            store.clone(),
+            0,
+            AddressGuard {
+                allow_private: true,
+            },
+        )
+        .await;
         TestApp {
             address,
             client: reqwest::Client::new(),

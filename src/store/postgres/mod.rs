@@ -6,6 +6,7 @@ mod customers;
 mod events;
 mod idempotency;
 mod rows;
+mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;
