@@ -10,6 +10,7 @@ mod receiver;
 mod concurrency;
 mod customers;
 mod engines;
+mod multinode;
 mod nodes;
 mod postgres;
 mod tenancy;
