@@ -2,11 +2,12 @@
 //! environment variable, then a default. `--help` is built from these docs.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::webhook::schedule::RetrySchedule;
+use crate::webhook::schedule::{RetrySchedule, parse_delay};
 
 /// Renvo: a self-hostable server for the Renvo Customers API.
 #[derive(Debug, Parser)]
@@ -91,6 +92,26 @@ pub struct ServeOptions {
     #[arg(long, env = "RENVO_WEBHOOK_ALLOW_PRIVATE", action = ArgAction::SetTrue,
           value_parser = BoolishValueParser::new())]
     pub webhook_allow_private: bool,
+
+    /// How long a node holds the webhook deliveries it claims. Should the node die meanwhile,
+    /// any node sends them once the lease runs out. At least 15s: longer than the 10 s
+    /// delivery timeout plus the time to record the outcome.
+    #[arg(long, env = "RENVO_WEBHOOK_LEASE", default_value = "2m", value_parser = parse_lease)]
+    pub webhook_lease: Duration,
+}
+
+/// The shortest lease: an attempt (up to its 10 s timeout) and its recording must fit in it,
+/// or another node could send the delivery again while the first is still at it.
+const MIN_WEBHOOK_LEASE: Duration = Duration::from_secs(15);
+
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    let lease = parse_delay(text.trim())?;
+    if lease < MIN_WEBHOOK_LEASE {
+        return Err(format!(
+            "a webhook lease must be at least 15s, not `{text}`"
+        ));
+    }
+    Ok(lease)
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,4 +189,18 @@ pub enum WebhooksCommand {
         #[arg(long)]
         account: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_lease_is_a_delay_of_at_least_15_seconds() {
+        assert_eq!(parse_lease("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_lease("15s"), Ok(Duration::from_secs(15)));
+        let short = parse_lease("14999ms").unwrap_err();
+        assert!(short.contains("at least 15s"), "{short}");
+        assert!(parse_lease("two minutes").is_err());
+    }
 }

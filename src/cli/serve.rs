@@ -33,6 +33,7 @@ pub async fn run(store: SharedStore, options: ServeOptions) -> Result<(), CliErr
     let config = DispatcherConfig {
         schedule: options.webhook_retry_schedule.clone(),
         guard,
+        lease: options.webhook_lease,
         ..DispatcherConfig::default()
     };
     let dispatcher = Dispatcher::new(store.clone(), config, wake)

@@ -51,7 +51,8 @@ impl FromStr for RetrySchedule {
     }
 }
 
-fn parse_delay(item: &str) -> Result<Duration, String> {
+/// One delay: a whole number with `ms`, `s`, `m` or `h`, at most a week.
+pub fn parse_delay(item: &str) -> Result<Duration, String> {
     let split = item
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(item.len());

@@ -22,6 +22,7 @@ mod events;
 mod hostile;
 mod idempotency;
 mod lists;
+mod multinode;
 mod nodes;
 mod openapi;
 mod openapi_responses;

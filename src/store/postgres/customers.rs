@@ -4,7 +4,7 @@
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{events, idempotency, page_of, rows};
+use super::{events, idempotency, page_of, rows, webhooks};
 use crate::domain::contact::fold_email;
 use crate::domain::customer::{Customer, CustomerPatch, NewCustomer};
 use crate::domain::event::Event;
@@ -103,7 +103,7 @@ pub async fn create_customer(
         Timestamp::now(),
     );
     insert_customer(&mut tx, tenant, &customer).await?;
-    events::insert_event(
+    record_event(
         &mut tx,
         tenant,
         &Event::customer_created(&customer, tenant.mode),
@@ -141,7 +141,7 @@ pub async fn update_customer(
         None => current,
         Some(change) => {
             update_customer_row(&mut tx, &change.customer).await?;
-            events::insert_event(
+            record_event(
                 &mut tx,
                 tenant,
                 &Event::customer_updated(&change, tenant.mode),
@@ -158,6 +158,14 @@ pub async fn update_customer(
     };
     let kept = idempotency::commit_with_response(pool, tx, tenant, claim, response).await?;
     Ok(Some(kept))
+}
+
+/// Records the event and queues it for its subscribers in the caller's transaction, so a
+/// committed change always reaches them and a rolled-back one never does.
+async fn record_event(conn: &mut PgConnection, tenant: Tenant, event: &Event) -> StoreResult<()> {
+    events::insert_event(conn, tenant, event).await?;
+    webhooks::queue_deliveries(conn, tenant, event.id, event.event_type, None).await?;
+    Ok(())
 }
 
 async fn customer_for_update(
