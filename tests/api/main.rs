@@ -24,6 +24,7 @@ mod lists;
 mod nodes;
 mod openapi;
 mod openapi_responses;
+mod openapi_webhooks;
 mod ops;
 mod postgres;
 mod query_plans;
