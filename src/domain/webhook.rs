@@ -117,6 +117,12 @@ pub enum DisabledReason {
 }
 
 impl DisabledReason {
+    pub const ALL: [DisabledReason; 3] = [
+        DisabledReason::ConsecutiveFailures,
+        DisabledReason::EndpointGone,
+        DisabledReason::Requested,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DisabledReason::ConsecutiveFailures => "consecutive_failures",
@@ -126,13 +132,7 @@ impl DisabledReason {
     }
 
     pub fn parse(text: &str) -> Option<DisabledReason> {
-        [
-            DisabledReason::ConsecutiveFailures,
-            DisabledReason::EndpointGone,
-            DisabledReason::Requested,
-        ]
-        .into_iter()
-        .find(|reason| reason.as_str() == text)
+        Self::ALL.into_iter().find(|reason| reason.as_str() == text)
     }
 }
 

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod ops;
 pub mod path;
 pub mod server;
+pub mod webhook_deliveries;
 pub mod webhook_endpoints;
 pub mod webhook_wire;
 
@@ -141,6 +142,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/v1/customers/{id}"),
     ("GET", "/v1/events"),
     ("GET", "/v1/events/{id}"),
+    ("POST", "/v1/events/{id}/resend"),
+    ("GET", "/v1/webhook_endpoints"),
+    ("POST", "/v1/webhook_endpoints"),
+    ("GET", "/v1/webhook_endpoints/{id}"),
+    ("PATCH", "/v1/webhook_endpoints/{id}"),
+    ("DELETE", "/v1/webhook_endpoints/{id}"),
+    ("GET", "/v1/webhook_endpoints/{id}/attempts"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -157,6 +165,7 @@ pub fn router(state: AppState) -> Router {
         .merge(customers::router())
         .merge(events::router())
         .merge(webhook_endpoints::router())
+        .merge(webhook_deliveries::router())
         .route("/openapi.json", axum::routing::get(openapi::openapi_json));
     let routes = Router::new()
         .nest("/v1", v1.clone())

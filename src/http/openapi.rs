@@ -10,13 +10,13 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Components, OpenApi as Document, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi, ToResponse};
 
 use super::error::{ApiError, ErrorOut};
-use super::{CURRENT_VERSION, customers, events, ops};
+use super::{CURRENT_VERSION, customers, events, ops, webhook_deliveries, webhook_endpoints};
 
 /// The whole API. Middleware-wide behaviour (the `Renvo-Version` header, the headers on every
 /// response, 400 and 500) is added by [`Conventions`] rather than repeated on each handler.
@@ -25,7 +25,7 @@ use super::{CURRENT_VERSION, customers, events, ops};
     info(
         title = "Renvo API",
         version = CURRENT_VERSION,
-        description = "Customers, events and operations of a self-hosted Renvo server. \
+        description = "Customers, events, webhooks and operations of a self-hosted Renvo server. \
             Every `/v1` route is served identically under `/api/v1`."
     ),
     servers(
@@ -39,6 +39,13 @@ use super::{CURRENT_VERSION, customers, events, ops};
         customers::update_customer,
         events::list_events,
         events::retrieve_event,
+        webhook_endpoints::create_webhook_endpoint,
+        webhook_endpoints::list_webhook_endpoints,
+        webhook_endpoints::retrieve_webhook_endpoint,
+        webhook_endpoints::update_webhook_endpoint,
+        webhook_endpoints::delete_webhook_endpoint,
+        webhook_deliveries::list_webhook_attempts,
+        webhook_deliveries::resend_event,
         openapi_json,
         ops::healthz,
         ops::readyz,
@@ -61,6 +68,8 @@ use super::{CURRENT_VERSION, customers, events, ops};
     tags(
         (name = "customers", description = "People who rent from the account."),
         (name = "events", description = "The record of changes, kept 30 days."),
+        (name = "webhooks", description = "Endpoints that receive events, their delivery \
+            attempts, and resends."),
         (name = "operations", description = "Health, readiness, metrics and this document."),
     )
 )]
@@ -113,6 +122,7 @@ impl Modify for Conventions {
 
 /// The `Renvo-Version` parameter, its 400, the 500 of a panic, and the response headers.
 fn add_middleware_behaviour(operation: &mut Operation) {
+    drop_null_from_optional_body(operation);
     let version = Ref::new(format!("#/components/parameters/{VERSION_PARAMETER}"));
     let parameters = operation.parameters.get_or_insert_with(Vec::new);
     parameters.push(RefOr::Ref(version));
@@ -128,6 +138,31 @@ fn add_middleware_behaviour(operation: &mut Operation) {
             add_response_headers(&mut response.headers);
         }
     }
+}
+
+/// utoipa writes an optional body (`Option<T>`) as `oneOf: [T, null]`, but a body is optional
+/// by being absent (`required: false`); a JSON `null` is refused like any non-object.
+fn drop_null_from_optional_body(operation: &mut Operation) {
+    let Some(RefOr::T(body)) = operation.request_body.as_mut() else {
+        return;
+    };
+    for content in body.content.values_mut() {
+        let RefOr::T(content) = content else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::OneOf(one_of))) = &mut content.schema else {
+            continue;
+        };
+        one_of.items.retain(|item| !is_null_schema(item));
+        if one_of.items.len() == 1 {
+            content.schema = one_of.items.pop();
+        }
+    }
+}
+
+fn is_null_schema(schema: &RefOr<Schema>) -> bool {
+    matches!(schema, RefOr::T(Schema::Object(object))
+        if object.schema_type == SchemaType::Type(Type::Null))
 }
 
 /// The bearer key scheme, the `Renvo-Version` parameter and the headers every response carries.

@@ -17,11 +17,57 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
         match Path::<String>::from_request_parts(parts, state).await {
             Ok(Path(id)) => Ok(PathId(id)),
             // Still percent-encoded, which is also how the error message can show it.
-            Err(_) => Ok(PathId(last_segment(parts.uri.path()).to_owned())),
+            Err(_) => Ok(PathId(segment_not_text(parts.uri.path()).to_owned())),
         }
     }
 }
 
-fn last_segment(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
+/// The first segment that is not UTF-8 once percent-decoded (the id: no other segment of a
+/// route is), else the last one.
+fn segment_not_text(path: &str) -> &str {
+    let mut segments = path.split('/');
+    let last = path.rsplit('/').next().unwrap_or(path);
+    segments
+        .find(|segment| String::from_utf8(percent_decoded(segment)).is_err())
+        .unwrap_or(last)
+}
+
+fn percent_decoded(segment: &str) -> Vec<u8> {
+    let bytes = segment.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escaped = bytes
+            .get(index + 1..index + 3)
+            .filter(|_| bytes[index] == b'%')
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                index += 3;
+            }
+            None => {
+                decoded.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    decoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment_not_text;
+
+    #[test]
+    fn the_segment_that_is_not_text_is_found_wherever_it_is() {
+        assert_eq!(segment_not_text("/v1/customers/%FF%FE"), "%FF%FE");
+        assert_eq!(segment_not_text("/v1/events/%FF/resend"), "%FF");
+        assert_eq!(
+            segment_not_text("/v1/events/caf%C3%A9%FF/resend"),
+            "caf%C3%A9%FF"
+        );
+        assert_eq!(segment_not_text("/v1/events/ok/resend"), "resend");
+    }
 }

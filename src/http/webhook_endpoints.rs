@@ -1,22 +1,30 @@
-//! `/v1/webhook_endpoints`: create, list, retrieve, update (re-enable), delete, the attempt log;
-//! and `POST /v1/events/{id}/resend`, which queues an event again.
+//! `/v1/webhook_endpoints`: create, list, retrieve, update (disable, re-enable), delete. The
+//! attempt log and resends are in `webhook_deliveries`.
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use axum::routing::{get, post};
-use serde::Serialize;
+use axum::routing::get;
+use utoipa::IntoParams;
 
 use super::auth::{ReadAccess, WriteAccess};
 use super::body::{Field, JsonObject};
 use super::error::ApiError;
-use super::list::{ListOut, ListQuery};
-use super::webhook_wire::{WebhookAttemptOut, WebhookEndpointOut};
+use super::list::{ListOut, ListQuery, PageParams};
+use super::openapi::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, RateLimited, Unauthenticated, Unavailable,
+    UnsupportedMediaType,
+};
+use super::path::PathId;
+use super::webhook_wire::{
+    WebhookEndpointCreateIn, WebhookEndpointCreatedOut, WebhookEndpointDeletedOut,
+    WebhookEndpointObject, WebhookEndpointOut, WebhookEndpointUpdateIn,
+};
 use super::{AppState, created_response, json_response};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::webhook::{self, EnabledEvents, WebhookEndpoint, WebhookEndpointPatch};
 use crate::domain::webhook::{WebhookSecret, parse_description};
-use crate::domain::{EventId, Mode, Tenant, WebhookAttemptId, WebhookEndpointId};
+use crate::domain::{Mode, Tenant, WebhookEndpointId};
 
 const CREATE_FIELDS: &[&str] = &["url", "enabled_events", "description"];
 const UPDATE_FIELDS: &[&str] = &["url", "enabled_events", "description", "status"];
@@ -42,14 +50,30 @@ pub fn router() -> Router<AppState> {
                 .patch(update_webhook_endpoint)
                 .delete(delete_webhook_endpoint),
         )
-        .route(
-            "/webhook_endpoints/{id}/attempts",
-            get(list_webhook_attempts),
-        )
-        .route("/events/{id}/resend", post(resend_event))
 }
 
-/// `POST /v1/webhook_endpoints`: answers 201 with the endpoint and, this once, its secret.
+/// Create a webhook endpoint
+///
+/// The answer is the only one that shows the endpoint's signing secret. Needs a `read_write`
+/// key. `Idempotency-Key` is not honoured here.
+#[utoipa::path(
+    post,
+    path = "/v1/webhook_endpoints",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    request_body = WebhookEndpointCreateIn,
+    responses(
+        (status = 201, description = "The new endpoint, with its secret.",
+            body = WebhookEndpointCreatedOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn create_webhook_endpoint(
     State(app): State<AppState>,
     WriteAccess(tenant): WriteAccess,
@@ -79,12 +103,27 @@ pub async fn create_webhook_endpoint(
     app.store()
         .create_webhook_endpoint(tenant, endpoint.clone())
         .await?;
-    Ok(created_response(&WebhookEndpointOut::with_secret(
-        &endpoint,
-    )))
+    Ok(created_response(&WebhookEndpointCreatedOut::new(&endpoint)))
 }
 
-/// `GET /v1/webhook_endpoints`
+/// List webhook endpoints
+///
+/// Newest first; the secrets are not shown.
+#[utoipa::path(
+    get,
+    path = "/v1/webhook_endpoints",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(PageParams),
+    responses(
+        (status = 200, description = "A page of webhook endpoints.",
+            body = ListOut<WebhookEndpointOut>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn list_webhook_endpoints(
     State(app): State<AppState>,
     ReadAccess(tenant): ReadAccess,
@@ -99,22 +138,60 @@ pub async fn list_webhook_endpoints(
     Ok(json_response(&list.map(WebhookEndpointOut::new)))
 }
 
-/// `GET /v1/webhook_endpoints/{id}`
+/// Retrieve a webhook endpoint
+///
+/// The secret is not shown.
+#[utoipa::path(
+    get,
+    path = "/v1/webhook_endpoints/{id}",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(WebhookEndpointIdParam),
+    responses(
+        (status = 200, description = "The webhook endpoint.", body = WebhookEndpointOut),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn retrieve_webhook_endpoint(
     State(app): State<AppState>,
     ReadAccess(tenant): ReadAccess,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let endpoint = existing_endpoint(&app, tenant, &id).await?;
     Ok(json_response(&WebhookEndpointOut::new(&endpoint)))
 }
 
-/// `PATCH /v1/webhook_endpoints/{id}`: `{"status": "enabled"}` re-enables a disabled endpoint,
-/// forgets its failures and resumes the deliveries it was holding.
+/// Update a webhook endpoint
+///
+/// Absent fields stay as they are. `{"status": "disabled"}` stops deliveries;
+/// `{"status": "enabled"}` re-enables a disabled endpoint, forgets its failures and resumes the
+/// deliveries it was holding. Needs a `read_write` key. `Idempotency-Key` is not honoured here.
+#[utoipa::path(
+    patch,
+    path = "/v1/webhook_endpoints/{id}",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(WebhookEndpointIdParam),
+    request_body = WebhookEndpointUpdateIn,
+    responses(
+        (status = 200, description = "The endpoint after the update.", body = WebhookEndpointOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn update_webhook_endpoint(
     State(app): State<AppState>,
     WriteAccess(tenant): WriteAccess,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     body: JsonObject,
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::no_such("webhook endpoint", &id);
@@ -130,11 +207,29 @@ pub async fn update_webhook_endpoint(
     Ok(json_response(&WebhookEndpointOut::new(&endpoint)))
 }
 
-/// `DELETE /v1/webhook_endpoints/{id}`: the endpoint, its queue and its attempt log go.
+/// Delete a webhook endpoint
+///
+/// The endpoint, its queued deliveries and its attempt log go. Needs a `read_write` key.
+#[utoipa::path(
+    delete,
+    path = "/v1/webhook_endpoints/{id}",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(WebhookEndpointIdParam),
+    responses(
+        (status = 200, description = "The endpoint was deleted.",
+            body = WebhookEndpointDeletedOut),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn delete_webhook_endpoint(
     State(app): State<AppState>,
     WriteAccess(tenant): WriteAccess,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::no_such("webhook endpoint", &id);
     let endpoint_id = WebhookEndpointId::parse(&id).ok_or_else(missing)?;
@@ -146,99 +241,15 @@ pub async fn delete_webhook_endpoint(
     {
         return Err(missing());
     }
-    Ok(json_response(&Deleted {
+    Ok(json_response(&WebhookEndpointDeletedOut {
         id: endpoint_id,
-        object: "webhook_endpoint",
+        object: WebhookEndpointObject::WebhookEndpoint,
         deleted: true,
     }))
 }
 
-/// `GET /v1/webhook_endpoints/{id}/attempts`: newest first.
-pub async fn list_webhook_attempts(
-    State(app): State<AppState>,
-    ReadAccess(tenant): ReadAccess,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let query = ListQuery::parse(query.as_deref(), &[])?;
-    let page = query.page(|cursor| WebhookAttemptId::parse(cursor).map(WebhookAttemptId::uuid))?;
-    let endpoint = existing_endpoint(&app, tenant, &id).await?;
-
-    let found = app
-        .store()
-        .list_webhook_attempts(tenant, endpoint.id, page)
-        .await?;
-    let list = ListOut::from_page(found, |attempt| attempt.id.to_string());
-    let livemode = tenant.mode.is_live();
-    Ok(json_response(
-        &list.map(|attempt| WebhookAttemptOut::new(attempt, livemode)),
-    ))
-}
-
-/// `POST /v1/events/{id}/resend`, body optional: `{"endpoint": "we_…"}` sends to that endpoint
-/// only; without it, to every enabled endpoint subscribed to the event's type.
-pub async fn resend_event(
-    State(app): State<AppState>,
-    WriteAccess(tenant): WriteAccess,
-    Path(id): Path<String>,
-    body: Option<JsonObject>,
-) -> Result<Response, ApiError> {
-    let missing = || ApiError::no_such("event", &id);
-    let event_id = EventId::parse(&id).ok_or_else(missing)?;
-    let only = match &body {
-        Some(body) => resend_target(&app, tenant, body).await?,
-        None => None,
-    };
-
-    let queued = app
-        .store()
-        .queue_event_again(tenant, event_id, only.as_ref().map(|e| e.id))
-        .await?
-        .ok_or_else(missing)?;
-    if let (Some(endpoint), true) = (&only, queued.is_empty()) {
-        return Err(ApiError::invalid(
-            "endpoint",
-            format!(
-                "Webhook endpoint {} is not subscribed to this event's type.",
-                endpoint.id
-            ),
-        ));
-    }
-    app.wake_dispatcher();
-    Ok(json_response(&Resent {
-        object: "event_resend",
-        event: event_id,
-        endpoints: queued,
-    }))
-}
-
-/// The endpoint a resend names: it must exist in this tenant and be enabled.
-async fn resend_target(
-    app: &AppState,
-    tenant: Tenant,
-    body: &JsonObject,
-) -> Result<Option<WebhookEndpoint>, ApiError> {
-    body.allow_only(&["endpoint"], &[])?;
-    let Field::Set(text) = body.text("endpoint")? else {
-        return Ok(None);
-    };
-    let unknown = || ApiError::invalid("endpoint", format!("No such webhook endpoint: '{text}'."));
-    let id = WebhookEndpointId::parse(text).ok_or_else(unknown)?;
-    let endpoint = app
-        .store()
-        .webhook_endpoint(tenant, id)
-        .await?
-        .ok_or_else(unknown)?;
-    if !endpoint.is_enabled() {
-        return Err(ApiError::invalid(
-            "endpoint",
-            "This webhook endpoint is disabled; enable it with PATCH {\"status\": \"enabled\"} first.",
-        ));
-    }
-    Ok(Some(endpoint))
-}
-
-async fn existing_endpoint(
+/// The endpoint `id` names in this tenant, or 404.
+pub(super) async fn existing_endpoint(
     app: &AppState,
     tenant: Tenant,
     id: &str,
@@ -319,18 +330,10 @@ fn description(body: &JsonObject) -> Result<Option<Option<String>>, ApiError> {
     }
 }
 
-/// The answer to a delete.
-#[derive(Serialize)]
-struct Deleted {
-    id: WebhookEndpointId,
-    object: &'static str,
-    deleted: bool,
-}
-
-/// The answer to a resend: the endpoints the event was queued for.
-#[derive(Serialize)]
-struct Resent {
-    object: &'static str,
-    event: EventId,
-    endpoints: Vec<WebhookEndpointId>,
+/// The `{id}` of a webhook endpoint path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct WebhookEndpointIdParam {
+    /// The endpoint's id, `we_` and a UUID; the bare UUID in any letter case works too.
+    pub id: String,
 }

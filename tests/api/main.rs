@@ -26,6 +26,7 @@ mod multinode;
 mod nodes;
 mod openapi;
 mod openapi_responses;
+mod openapi_webhooks;
 mod ops;
 mod postgres;
 mod query_plans;
