@@ -1,7 +1,7 @@
-//! WAL checkpoints off the commit path. SQLite's automatic checkpoint runs inside the commit
-//! that crosses the threshold, so that one commit (and every request in its batch) waits
-//! for pages to be copied and the database file synced. A thread of its own checkpoints
-//! passively instead, which never blocks the writer.
+//! WAL checkpoints mostly off the commit path. SQLite's automatic checkpoint runs inside the
+//! commit that crosses the threshold, so that commit (and every request in its batch) waits
+//! for pages to be copied. A thread of its own copies them passively as they come, never
+//! blocking the writer, and leaves the writer's own checkpoint little to do.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};

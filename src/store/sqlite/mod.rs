@@ -60,9 +60,10 @@ impl SqliteStore {
         migrate(&options).await?;
 
         let write_conn = connect(&path)?;
-        write_conn.execute_batch(
-            "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
-        )?;
+        // The writer keeps SQLite's own checkpoint after a commit past 1,000 WAL pages: with no
+        // append racing it, that one completes, so the WAL starts over (and is cut back to
+        // 64 MiB). The checkpoint thread has copied most pages by then, so it is short.
+        write_conn.execute_batch("PRAGMA journal_size_limit = 67108864;")?;
         let checkpointer = Checkpointer::start(path.clone())?;
         let writer =
             Writer::start(write_conn).map_err(|error| StoreError::Invalid(error.to_string()))?;
