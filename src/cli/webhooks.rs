@@ -5,7 +5,7 @@ use crate::config::WebhooksCommand;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::webhook::{self, EnabledEvents, WebhookEndpoint, WebhookSecret};
 use crate::domain::{AccountId, FieldError, Mode, Tenant, WebhookEndpointId};
-use crate::store::{PageRequest, Store};
+use crate::store::{PageRequest, Render, Store, StoredResponse};
 use crate::webhook::guard::AddressGuard;
 
 pub async fn run(store: &dyn Store, command: WebhooksCommand) -> Result<(), CliError> {
@@ -22,8 +22,16 @@ pub async fn run(store: &dyn Store, command: WebhooksCommand) -> Result<(), CliE
                 .ok_or_else(|| CliError::Usage(format!("unknown mode `{mode}`")))?;
             let account = resolve_account(store, account.as_deref(), false).await?;
             let endpoint = new_endpoint(&url, &events, mode, description, allow_private).await?;
+            // The command prints its own answer; nothing is kept without an idempotency key.
+            let render: Render<WebhookEndpoint> = Box::new(|_| {
+                Ok(StoredResponse {
+                    status: 201,
+                    body: String::new(),
+                    replayed: false,
+                })
+            });
             store
-                .create_webhook_endpoint(Tenant { account, mode }, endpoint.clone())
+                .create_webhook_endpoint(Tenant { account, mode }, endpoint.clone(), None, render)
                 .await?;
             println!("{}", endpoint.id);
             println!("{}", endpoint.secret.expose());

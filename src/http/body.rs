@@ -27,8 +27,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const DISCARD_MAX_BYTES: usize = 16 * 1024 * 1024;
 const DISCARD_MAX_WAIT: Duration = Duration::from_secs(3);
 
-/// A request body that is one JSON object, its fields in the order sent.
-#[derive(Debug)]
+/// A request body that is one JSON object, its fields in the order sent; the default is `{}`.
+#[derive(Debug, Default)]
 pub struct JsonObject {
     entries: Vec<(String, Value)>,
 }

@@ -1,13 +1,14 @@
 //! The `Idempotency-Key` header: read and checked here, honoured by the store in the same
 //! transaction as the write it protects.
 
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, StatusCode};
+use serde::Serialize;
 use utoipa::IntoParams;
 
 use super::body::JsonObject;
 use super::error::ApiError;
 use super::headers::single;
-use crate::store::IdempotencyClaim;
+use crate::store::{IdempotencyClaim, StoreError, StoreResult, StoredResponse};
 
 pub const HEADER: &str = "idempotency-key";
 
@@ -62,4 +63,15 @@ pub fn idempotency_claim(
         key: key.to_owned(),
         fingerprint,
     }))
+}
+
+/// A write's response as the store sends and keeps it: `value` as JSON, with `status`.
+pub fn rendered<T: Serialize>(status: StatusCode, value: &T) -> StoreResult<StoredResponse> {
+    let body =
+        serde_json::to_string(value).map_err(|error| StoreError::Invalid(error.to_string()))?;
+    Ok(StoredResponse {
+        status: status.as_u16(),
+        body,
+        replayed: false,
+    })
 }

@@ -3,6 +3,7 @@
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 
@@ -10,17 +11,20 @@ use super::auth::{ReadAccess, WriteAccess};
 use super::body::{Field, JsonObject};
 use super::error::ApiError;
 use super::events::EventIdParam;
+use super::idempotency::{IdempotencyKeyParam, idempotency_claim, rendered};
 use super::list::{ListOut, ListQuery, PageParams};
 use super::openapi::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, RateLimited, Unauthenticated, Unavailable,
-    UnsupportedMediaType,
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RateLimited, Unauthenticated,
+    Unavailable, UnsupportedMediaType,
 };
 use super::path::PathId;
 use super::webhook_endpoints::{WebhookEndpointIdParam, existing_endpoint};
 use super::webhook_wire::{EventResendIn, EventResendObject, EventResendOut, WebhookAttemptOut};
-use super::{AppState, json_response};
+use super::{AppState, json_response, stored_response};
+use crate::domain::event::Event;
 use crate::domain::webhook::WebhookEndpoint;
 use crate::domain::{EventId, Tenant, WebhookAttemptId, WebhookEndpointId};
+use crate::store::Render;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -82,16 +86,19 @@ pub async fn list_webhook_attempts(
     path = "/v1/events/{id}/resend",
     tag = "webhooks",
     security(("bearer" = [])),
-    params(EventIdParam),
+    params(EventIdParam, IdempotencyKeyParam),
     request_body(content = Option<EventResendIn>,
         description = "Optional; without it the event goes to every subscribed endpoint."),
     responses(
         (status = 200, description = "The endpoints the event was queued for.",
-            body = EventResendOut),
+            body = EventResendOut,
+            headers(("Idempotent-Replayed" = String,
+                description = "`true` on a replayed answer."))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 429, response = RateLimited),
@@ -102,6 +109,7 @@ pub async fn resend_event(
     State(app): State<AppState>,
     WriteAccess(tenant): WriteAccess,
     PathId(id): PathId,
+    headers: HeaderMap,
     body: Option<JsonObject>,
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::no_such("event", &id);
@@ -110,27 +118,49 @@ pub async fn resend_event(
         Some(body) => resend_target(&app, tenant, body).await?,
         None => None,
     };
+    if let Some(endpoint) = &only {
+        let event = app
+            .store()
+            .event(tenant, event_id)
+            .await?
+            .ok_or_else(missing)?;
+        ensure_subscribed(&event, endpoint)?;
+    }
+    // No body and `{}` ask for the same resend, so they share a fingerprint.
+    let body = body.unwrap_or_default();
+    let path = format!("/v1/events/{event_id}/resend");
+    let claim = idempotency_claim(&headers, &Method::POST, &path, &body)?;
 
-    let queued = app
+    let render: Render<Vec<WebhookEndpointId>> = Box::new(move |queued| {
+        let out = EventResendOut {
+            object: EventResendObject::EventResend,
+            event: event_id,
+            endpoints: queued.clone(),
+        };
+        rendered(StatusCode::OK, &out)
+    });
+    let stored = app
         .store()
-        .queue_event_again(tenant, event_id, only.as_ref().map(|e| e.id))
+        .queue_event_again(tenant, event_id, only.map(|e| e.id), claim, render)
         .await?
         .ok_or_else(missing)?;
-    if let (Some(endpoint), true) = (&only, queued.is_empty()) {
-        return Err(ApiError::invalid(
-            "endpoint",
-            format!(
-                "Webhook endpoint {} is not subscribed to this event's type.",
-                endpoint.id
-            ),
-        ));
-    }
     app.wake_dispatcher();
-    Ok(json_response(&EventResendOut {
-        object: EventResendObject::EventResend,
-        event: event_id,
-        endpoints: queued,
-    }))
+    Ok(stored_response(stored))
+}
+
+/// Refuses a resend to an endpoint that would not take the event. Checked before the write, so
+/// only accepted resends are kept for an idempotency key.
+fn ensure_subscribed(event: &Event, endpoint: &WebhookEndpoint) -> Result<(), ApiError> {
+    if endpoint.enabled_events.includes(event.event_type) {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "endpoint",
+        format!(
+            "Webhook endpoint {} is not subscribed to this event's type.",
+            endpoint.id
+        ),
+    ))
 }
 
 /// The endpoint a resend names: it must exist in this tenant and be enabled.

@@ -3,6 +3,7 @@
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use utoipa::IntoParams;
@@ -10,21 +11,23 @@ use utoipa::IntoParams;
 use super::auth::{ReadAccess, WriteAccess};
 use super::body::{Field, JsonObject};
 use super::error::ApiError;
+use super::idempotency::{IdempotencyKeyParam, idempotency_claim, rendered};
 use super::list::{ListOut, ListQuery, PageParams};
 use super::openapi::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, RateLimited, Unauthenticated, Unavailable,
-    UnsupportedMediaType,
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RateLimited, Unauthenticated,
+    Unavailable, UnsupportedMediaType,
 };
 use super::path::PathId;
 use super::webhook_wire::{
     WebhookEndpointCreateIn, WebhookEndpointCreatedOut, WebhookEndpointDeletedOut,
     WebhookEndpointObject, WebhookEndpointOut, WebhookEndpointUpdateIn,
 };
-use super::{AppState, created_response, json_response};
+use super::{AppState, json_response, stored_response};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::webhook::{self, EnabledEvents, WebhookEndpoint, WebhookEndpointPatch};
 use crate::domain::webhook::{WebhookSecret, parse_description};
 use crate::domain::{Mode, Tenant, WebhookEndpointId};
+use crate::store::Render;
 
 const CREATE_FIELDS: &[&str] = &["url", "enabled_events", "description"];
 const UPDATE_FIELDS: &[&str] = &["url", "enabled_events", "description", "status"];
@@ -55,19 +58,23 @@ pub fn router() -> Router<AppState> {
 /// Create a webhook endpoint
 ///
 /// The answer is the only one that shows the endpoint's signing secret. Needs a `read_write`
-/// key. `Idempotency-Key` is not honoured here.
+/// key. With `Idempotency-Key`, a retry replays this answer, secret included, for 24 hours.
 #[utoipa::path(
     post,
     path = "/v1/webhook_endpoints",
     tag = "webhooks",
     security(("bearer" = [])),
+    params(IdempotencyKeyParam),
     request_body = WebhookEndpointCreateIn,
     responses(
         (status = 201, description = "The new endpoint, with its secret.",
-            body = WebhookEndpointCreatedOut),
+            body = WebhookEndpointCreatedOut,
+            headers(("Idempotent-Replayed" = String,
+                description = "`true` on a replayed answer."))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 429, response = RateLimited),
@@ -77,6 +84,7 @@ pub fn router() -> Router<AppState> {
 pub async fn create_webhook_endpoint(
     State(app): State<AppState>,
     WriteAccess(tenant): WriteAccess,
+    headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, ApiError> {
     body.allow_only(CREATE_FIELDS, READ_ONLY_FIELDS)?;
@@ -100,10 +108,19 @@ pub async fn create_webhook_endpoint(
         created_at: Timestamp::now(),
     };
 
-    app.store()
-        .create_webhook_endpoint(tenant, endpoint.clone())
+    let claim = idempotency_claim(&headers, &Method::POST, "/v1/webhook_endpoints", &body)?;
+
+    let render: Render<WebhookEndpoint> = Box::new(|endpoint| {
+        rendered(
+            StatusCode::CREATED,
+            &WebhookEndpointCreatedOut::new(endpoint),
+        )
+    });
+    let stored = app
+        .store()
+        .create_webhook_endpoint(tenant, endpoint, claim, render)
         .await?;
-    Ok(created_response(&WebhookEndpointCreatedOut::new(&endpoint)))
+    Ok(stored_response(stored))
 }
 
 /// List webhook endpoints
@@ -168,20 +185,23 @@ pub async fn retrieve_webhook_endpoint(
 ///
 /// Absent fields stay as they are. `{"status": "disabled"}` stops deliveries;
 /// `{"status": "enabled"}` re-enables a disabled endpoint, forgets its failures and resumes the
-/// deliveries it was holding. Needs a `read_write` key. `Idempotency-Key` is not honoured here.
+/// deliveries it was holding. Needs a `read_write` key.
 #[utoipa::path(
     patch,
     path = "/v1/webhook_endpoints/{id}",
     tag = "webhooks",
     security(("bearer" = [])),
-    params(WebhookEndpointIdParam),
+    params(WebhookEndpointIdParam, IdempotencyKeyParam),
     request_body = WebhookEndpointUpdateIn,
     responses(
-        (status = 200, description = "The endpoint after the update.", body = WebhookEndpointOut),
+        (status = 200, description = "The endpoint after the update.", body = WebhookEndpointOut,
+            headers(("Idempotent-Replayed" = String,
+                description = "`true` on a replayed answer."))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 429, response = RateLimited),
@@ -192,19 +212,24 @@ pub async fn update_webhook_endpoint(
     State(app): State<AppState>,
     WriteAccess(tenant): WriteAccess,
     PathId(id): PathId,
+    headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::no_such("webhook endpoint", &id);
     let endpoint_id = WebhookEndpointId::parse(&id).ok_or_else(missing)?;
     let patch = endpoint_patch(&app, &body, tenant.mode).await?;
+    let path = format!("/v1/webhook_endpoints/{endpoint_id}");
+    let claim = idempotency_claim(&headers, &Method::PATCH, &path, &body)?;
 
-    let endpoint = app
+    let render: Render<WebhookEndpoint> =
+        Box::new(|endpoint| rendered(StatusCode::OK, &WebhookEndpointOut::new(endpoint)));
+    let stored = app
         .store()
-        .update_webhook_endpoint(tenant, endpoint_id, patch)
+        .update_webhook_endpoint(tenant, endpoint_id, patch, claim, render)
         .await?
         .ok_or_else(missing)?;
     app.wake_dispatcher();
-    Ok(json_response(&WebhookEndpointOut::new(&endpoint)))
+    Ok(stored_response(stored))
 }
 
 /// Delete a webhook endpoint

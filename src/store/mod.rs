@@ -89,6 +89,10 @@ pub struct StoredResponse {
     pub replayed: bool,
 }
 
+/// Renders a write's response from what it wrote. It runs inside the write's transaction, so
+/// the response kept for an idempotency key is the one sent; the HTTP layer owns its format.
+pub type Render<T> = Box<dyn FnOnce(&T) -> StoreResult<StoredResponse> + Send>;
+
 /// One page of a keyset walk, newest first.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page<T> {

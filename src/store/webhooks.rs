@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::{Page, PageRequest, StoreResult};
+use super::{IdempotencyClaim, Page, PageRequest, Render, StoreResult, StoredResponse};
 use crate::domain::event::EventType;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::webhook::{
@@ -64,11 +64,15 @@ pub struct Backlog {
 
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
+    /// Creates the endpoint and keeps its rendered response for the idempotency key, if any,
+    /// in one transaction; a repeat of the key answers the kept response and writes nothing.
     async fn create_webhook_endpoint(
         &self,
         tenant: Tenant,
         endpoint: WebhookEndpoint,
-    ) -> StoreResult<()>;
+        idempotency: Option<IdempotencyClaim>,
+        render: Render<WebhookEndpoint>,
+    ) -> StoreResult<StoredResponse>;
     async fn webhook_endpoint(
         &self,
         tenant: Tenant,
@@ -80,13 +84,16 @@ pub trait WebhookStore: Send + Sync {
         page: PageRequest,
     ) -> StoreResult<Page<WebhookEndpoint>>;
     /// Applies the patch. Disabling pauses the endpoint's waiting deliveries; re-enabling
-    /// resumes them and forgets past failures. `None` when no such endpoint.
+    /// resumes them and forgets past failures. The response is kept as on create. `None` when
+    /// no such endpoint.
     async fn update_webhook_endpoint(
         &self,
         tenant: Tenant,
         id: WebhookEndpointId,
         patch: WebhookEndpointPatch,
-    ) -> StoreResult<Option<WebhookEndpoint>>;
+        idempotency: Option<IdempotencyClaim>,
+        render: Render<WebhookEndpoint>,
+    ) -> StoreResult<Option<StoredResponse>>;
     /// Deletes the endpoint, its queue and its attempts; `false` when no such endpoint.
     async fn delete_webhook_endpoint(
         &self,
@@ -101,13 +108,16 @@ pub trait WebhookStore: Send + Sync {
         page: PageRequest,
     ) -> StoreResult<Page<WebhookAttempt>>;
     /// Queues an event again, for one endpoint or every enabled subscribed one; answers the
-    /// endpoints it was queued for, or `None` when the tenant has no such event.
+    /// response rendered from the endpoints it was queued for (kept as on create), or `None`
+    /// when the tenant has no such event.
     async fn queue_event_again(
         &self,
         tenant: Tenant,
         event: EventId,
         endpoint: Option<WebhookEndpointId>,
-    ) -> StoreResult<Option<Vec<WebhookEndpointId>>>;
+        idempotency: Option<IdempotencyClaim>,
+        render: Render<Vec<WebhookEndpointId>>,
+    ) -> StoreResult<Option<StoredResponse>>;
 
     /// Claims due deliveries, oldest due first, under a lease.
     async fn claim_webhook_deliveries(

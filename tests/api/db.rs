@@ -9,17 +9,22 @@ use tokio::task::JoinSet;
 
 use crate::helpers::TestApp;
 
-/// Writes to `customers` wait while this is held; reads go on.
+/// Writes to the held table (on SQLite, every write) wait while this is held; reads go on.
 pub enum WriteHold {
     /// A transaction holding SQLite's one write lock.
     Sqlite(SqliteConnection),
-    /// A transaction holding a table lock that conflicts with every row write on `customers`.
+    /// A transaction holding a table lock that conflicts with every row write on its table.
     Postgres(PgConnection),
 }
 
 impl TestApp {
     /// Holds writes back until the returned hold is released.
     pub async fn hold_writes(&self) -> WriteHold {
+        self.hold_writes_to("customers").await
+    }
+
+    /// Holds writes to `table` back (on SQLite, every write) until the hold is released.
+    pub async fn hold_writes_to(&self, table: &str) -> WriteHold {
         if self.database_url.starts_with("sqlite:") {
             let mut conn = SqliteConnection::connect(&self.database_url)
                 .await
@@ -30,9 +35,11 @@ impl TestApp {
             WriteHold::Sqlite(conn)
         } else {
             let mut conn = self.postgres().await;
-            conn.execute("BEGIN; LOCK TABLE customers IN SHARE ROW EXCLUSIVE MODE")
+            let lock = format!("BEGIN; LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(lock))
+                .execute(&mut conn)
                 .await
-                .expect("lock the customers table");
+                .expect("lock the table");
             WriteHold::Postgres(conn)
         }
     }

@@ -17,7 +17,8 @@ backend_tests!(
     a_key_is_forgotten_after_24_hours,
 );
 
-async fn send_keyed(
+/// Sends `body` with an `Idempotency-Key`.
+pub async fn send_keyed(
     app: &TestApp,
     method: Method,
     path: &str,

@@ -4,6 +4,7 @@
 
 mod binary;
 mod delivery;
+mod idempotency;
 
 use std::sync::Arc;
 use std::time::Duration;

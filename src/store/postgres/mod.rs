@@ -203,10 +203,9 @@ impl Store for PostgresStore {
     ) -> StoreResult<StoredResponse> {
         // This node's claim answers its own repeats without a database round trip; the
         // advisory lock inside the transaction answers the other nodes'.
-        let _guard = match &idempotency {
-            Some(claim) => Some(self.in_flight.claim(tenant, &claim.key)?),
-            None => None,
-        };
+        let _in_flight = self
+            .in_flight
+            .claim_optional(tenant, idempotency.as_ref())?;
         customers::create_customer(&self.pool, tenant, customer, idempotency.as_ref())
             .await
             .map_err(reclassify)
@@ -219,10 +218,9 @@ impl Store for PostgresStore {
         patch: CustomerPatch,
         idempotency: Option<IdempotencyClaim>,
     ) -> StoreResult<Option<StoredResponse>> {
-        let _guard = match &idempotency {
-            Some(claim) => Some(self.in_flight.claim(tenant, &claim.key)?),
-            None => None,
-        };
+        let _in_flight = self
+            .in_flight
+            .claim_optional(tenant, idempotency.as_ref())?;
         customers::update_customer(&self.pool, tenant, id, patch, idempotency.as_ref())
             .await
             .map_err(reclassify)

@@ -14,7 +14,7 @@ use crate::domain::{EventId, Tenant, WebhookEndpointId};
 use crate::store::webhooks::{
     AttemptOutcome, Backlog, ClaimRequest, ClaimedDelivery, WebhookStore,
 };
-use crate::store::{Page, PageRequest, StoreResult};
+use crate::store::{IdempotencyClaim, Page, PageRequest, Render, StoreResult, StoredResponse};
 
 mod claim;
 mod endpoints;
@@ -58,8 +58,13 @@ impl WebhookStore for PostgresStore {
         &self,
         tenant: Tenant,
         endpoint: WebhookEndpoint,
-    ) -> StoreResult<()> {
-        endpoints::create(&self.pool, tenant, endpoint)
+        idempotency: Option<IdempotencyClaim>,
+        render: Render<WebhookEndpoint>,
+    ) -> StoreResult<StoredResponse> {
+        let _in_flight = self
+            .in_flight
+            .claim_optional(tenant, idempotency.as_ref())?;
+        endpoints::create(&self.pool, tenant, endpoint, idempotency.as_ref(), render)
             .await
             .map_err(reclassify)
     }
@@ -89,8 +94,14 @@ impl WebhookStore for PostgresStore {
         tenant: Tenant,
         id: WebhookEndpointId,
         patch: WebhookEndpointPatch,
-    ) -> StoreResult<Option<WebhookEndpoint>> {
-        endpoints::update(&self.pool, tenant, id, patch)
+        idempotency: Option<IdempotencyClaim>,
+        render: Render<WebhookEndpoint>,
+    ) -> StoreResult<Option<StoredResponse>> {
+        let _in_flight = self
+            .in_flight
+            .claim_optional(tenant, idempotency.as_ref())?;
+        let claim = idempotency.as_ref();
+        endpoints::update(&self.pool, tenant, id, patch, claim, render)
             .await
             .map_err(reclassify)
     }
@@ -121,8 +132,14 @@ impl WebhookStore for PostgresStore {
         tenant: Tenant,
         event: EventId,
         endpoint: Option<WebhookEndpointId>,
-    ) -> StoreResult<Option<Vec<WebhookEndpointId>>> {
-        endpoints::queue_again(&self.pool, tenant, event, endpoint)
+        idempotency: Option<IdempotencyClaim>,
+        render: Render<Vec<WebhookEndpointId>>,
+    ) -> StoreResult<Option<StoredResponse>> {
+        let _in_flight = self
+            .in_flight
+            .claim_optional(tenant, idempotency.as_ref())?;
+        let claim = idempotency.as_ref();
+        endpoints::queue_again(&self.pool, tenant, event, endpoint, claim, render)
             .await
             .map_err(reclassify)
     }

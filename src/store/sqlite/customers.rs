@@ -1,18 +1,17 @@
-//! SQL for customers, their events and idempotency records.
+//! SQL for customers and their events; their writes keep idempotent responses (see
+//! `idempotency`).
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
+use super::idempotency::{keep_response, kept_response};
 use super::mode_of;
 use crate::domain::contact::fold_email;
 use crate::domain::customer::{Customer, CustomerPatch, NewCustomer};
 use crate::domain::event::{Event, EventType};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{CustomerId, EventId, Tenant};
-use crate::store::{
-    IDEMPOTENCY_RETENTION_MILLIS, IdempotencyClaim, Page, PageRequest, StoreError, StoreResult,
-    StoredResponse, replay,
-};
+use crate::store::{IdempotencyClaim, Page, PageRequest, StoreError, StoreResult, StoredResponse};
 
 /// Every customer query selects these columns, in this order (see `customer_from_row`).
 macro_rules! customer_select {
@@ -141,67 +140,6 @@ pub fn update_customer(
     };
     keep_response(conn, tenant, claim, &response)?;
     Ok(Some(response))
-}
-
-fn kept_response(
-    conn: &Connection,
-    tenant: Tenant,
-    claim: Option<&IdempotencyClaim>,
-) -> StoreResult<Option<StoredResponse>> {
-    let Some(claim) = claim else { return Ok(None) };
-    let fresh_since = Timestamp::now()
-        .plus_millis(-IDEMPOTENCY_RETENTION_MILLIS)
-        .unix_millis();
-    let mut statement = conn.prepare_cached(
-        "SELECT fingerprint, status, body FROM idempotency_keys \
-         WHERE account_id = ?1 AND mode = ?2 AND key = ?3 AND created_at >= ?4",
-    )?;
-    let params = params![
-        tenant.account.uuid(),
-        tenant.mode.as_str(),
-        claim.key,
-        fresh_since
-    ];
-    let row = statement
-        .query_row(params, |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get(2)?))
-        })
-        .optional()?;
-    let Some((fingerprint, status, body)) = row else {
-        return Ok(None);
-    };
-    replay(
-        claim,
-        &fingerprint,
-        u16::try_from(status).unwrap_or(200),
-        body,
-    )
-    .map(Some)
-}
-
-fn keep_response(
-    conn: &Connection,
-    tenant: Tenant,
-    claim: Option<&IdempotencyClaim>,
-    response: &StoredResponse,
-) -> StoreResult<()> {
-    let Some(claim) = claim else { return Ok(()) };
-    // A row past retention may linger until purged; the new response replaces it.
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO idempotency_keys \
-         (account_id, mode, key, fingerprint, status, body, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        tenant.account.uuid(),
-        tenant.mode.as_str(),
-        claim.key,
-        claim.fingerprint,
-        i64::from(response.status),
-        response.body,
-        Timestamp::now().unix_millis(),
-    ])?;
-    Ok(())
 }
 
 fn insert_customer(conn: &Connection, tenant: Tenant, c: &Customer) -> StoreResult<()> {

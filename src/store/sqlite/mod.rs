@@ -6,6 +6,7 @@
 mod accounts;
 mod checkpoint;
 mod customers;
+mod idempotency;
 mod pool;
 mod webhooks;
 mod writer;

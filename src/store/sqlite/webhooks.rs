@@ -5,20 +5,19 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
+use super::SqliteStore;
 use super::customers::page_of;
-use super::{SqliteStore, to_json};
 use crate::domain::event::EventType;
 use crate::domain::timestamp::Timestamp;
-use crate::domain::webhook::{
-    DisabledReason, EnabledEvents, WebhookAttempt, WebhookEndpoint, WebhookEndpointPatch,
-};
+use crate::domain::webhook::{WebhookAttempt, WebhookEndpoint, WebhookEndpointPatch};
 use crate::domain::{EventId, Tenant, WebhookEndpointId};
 use crate::store::webhooks::{
     AttemptOutcome, Backlog, ClaimRequest, ClaimedDelivery, WebhookStore,
 };
-use crate::store::{Page, PageRequest, StoreResult};
+use crate::store::{IdempotencyClaim, Page, PageRequest, Render, StoreResult, StoredResponse};
 
 mod claim;
+mod endpoints;
 mod outcome;
 mod rows;
 
@@ -70,25 +69,15 @@ impl WebhookStore for SqliteStore {
         &self,
         tenant: Tenant,
         endpoint: WebhookEndpoint,
-    ) -> StoreResult<()> {
-        let events = events_json(&endpoint.enabled_events)?;
+        idempotency: Option<IdempotencyClaim>,
+        render: Render<WebhookEndpoint>,
+    ) -> StoreResult<StoredResponse> {
+        let _in_flight = self
+            .in_flight
+            .claim_optional(tenant, idempotency.as_ref())?;
         self.writer
             .write(move |conn| {
-                conn.prepare_cached(
-                    "INSERT INTO webhook_endpoints (id, account_id, mode, url, description, \
-                     enabled_events, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    endpoint.id.uuid(),
-                    tenant.account.uuid(),
-                    tenant.mode.as_str(),
-                    endpoint.url,
-                    endpoint.description,
-                    events,
-                    endpoint.secret.expose(),
-                    endpoint.created_at.unix_millis(),
-                ])?;
-                Ok(())
+                endpoints::create(conn, tenant, &endpoint, idempotency.as_ref(), render)
             })
             .await
     }
@@ -126,9 +115,16 @@ impl WebhookStore for SqliteStore {
         tenant: Tenant,
         id: WebhookEndpointId,
         patch: WebhookEndpointPatch,
-    ) -> StoreResult<Option<WebhookEndpoint>> {
+        idempotency: Option<IdempotencyClaim>,
+        render: Render<WebhookEndpoint>,
+    ) -> StoreResult<Option<StoredResponse>> {
+        let _in_flight = self
+            .in_flight
+            .claim_optional(tenant, idempotency.as_ref())?;
         self.writer
-            .write(move |conn| update_endpoint(conn, tenant, id, patch))
+            .write(move |conn| {
+                endpoints::update(conn, tenant, id, patch, idempotency.as_ref(), render)
+            })
             .await
     }
 
@@ -186,13 +182,16 @@ impl WebhookStore for SqliteStore {
         tenant: Tenant,
         event: EventId,
         endpoint: Option<WebhookEndpointId>,
-    ) -> StoreResult<Option<Vec<WebhookEndpointId>>> {
+        idempotency: Option<IdempotencyClaim>,
+        render: Render<Vec<WebhookEndpointId>>,
+    ) -> StoreResult<Option<StoredResponse>> {
+        let _in_flight = self
+            .in_flight
+            .claim_optional(tenant, idempotency.as_ref())?;
         self.writer
             .write(move |conn| {
-                let Some(event_type) = event_type_in(conn, tenant, event)? else {
-                    return Ok(None);
-                };
-                queue_deliveries(conn, tenant, event, event_type, endpoint).map(Some)
+                let claim = idempotency.as_ref();
+                endpoints::queue_again(conn, tenant, event, endpoint, claim, render)
             })
             .await
     }
@@ -248,58 +247,4 @@ fn endpoint_in(
     ))?;
     let params = params![id.uuid(), tenant.account.uuid(), tenant.mode.as_str()];
     Ok(statement.query_row(params, endpoint_from_row).optional()?)
-}
-
-fn event_type_in(
-    conn: &Connection,
-    tenant: Tenant,
-    event: EventId,
-) -> StoreResult<Option<EventType>> {
-    let mut statement = conn.prepare_cached(
-        "SELECT type FROM events WHERE id = ?1 AND account_id = ?2 AND mode = ?3",
-    )?;
-    let params = params![event.uuid(), tenant.account.uuid(), tenant.mode.as_str()];
-    Ok(statement
-        .query_row(params, |row| rows::event_type_of(row, "type"))
-        .optional()?)
-}
-
-fn update_endpoint(
-    conn: &Connection,
-    tenant: Tenant,
-    id: WebhookEndpointId,
-    patch: WebhookEndpointPatch,
-) -> StoreResult<Option<WebhookEndpoint>> {
-    let Some(mut endpoint) = endpoint_in(conn, tenant, id)? else {
-        return Ok(None);
-    };
-    let was_enabled = endpoint.is_enabled();
-    let re_enabling = patch.enabled == Some(true);
-    endpoint.apply(patch, Timestamp::now());
-
-    conn.prepare_cached(
-        "UPDATE webhook_endpoints SET url = ?1, description = ?2, enabled_events = ?3, \
-         disabled_reason = ?4, disabled_at = ?5, \
-         consecutive_failures = CASE WHEN ?6 THEN 0 ELSE consecutive_failures END WHERE id = ?7",
-    )?
-    .execute(params![
-        endpoint.url,
-        endpoint.description,
-        events_json(&endpoint.enabled_events)?,
-        endpoint.disabled_reason.map(DisabledReason::as_str),
-        endpoint.disabled_at.map(Timestamp::unix_millis),
-        re_enabling,
-        id.uuid(),
-    ])?;
-
-    match (was_enabled, endpoint.is_enabled()) {
-        (false, true) => outcome::resume_deliveries(conn, id)?,
-        (true, false) => outcome::pause_deliveries(conn, id)?,
-        _ => {}
-    }
-    Ok(Some(endpoint))
-}
-
-fn events_json(events: &EnabledEvents) -> StoreResult<String> {
-    to_json(&events.to_names())
 }

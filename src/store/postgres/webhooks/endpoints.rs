@@ -1,10 +1,11 @@
 //! Endpoints on PostgreSQL: create, read, list, update (pausing or resuming their deliveries),
-//! delete, their attempt log, and queueing an event again.
+//! delete, their attempt log, and queueing an event again. Writes keep their response for an
+//! idempotency key in their own transaction (see `idempotency`).
 
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use super::super::{page_of, rows::corrupt};
+use super::super::{idempotency, page_of, rows::corrupt};
 use super::outcome::{pause_deliveries, resume_deliveries};
 use super::queue_deliveries;
 use super::rows::{attempt_from_row, endpoint_from_row};
@@ -14,7 +15,9 @@ use crate::domain::webhook::{
     DisabledReason, EnabledEvents, WebhookAttempt, WebhookEndpoint, WebhookEndpointPatch,
 };
 use crate::domain::{EventId, Tenant, WebhookEndpointId};
-use crate::store::{Page, PageRequest, StoreError, StoreResult};
+use crate::store::{
+    IdempotencyClaim, Page, PageRequest, Render, StoreError, StoreResult, StoredResponse,
+};
 
 /// The endpoint columns every endpoint query selects, as a literal so queries stay static.
 macro_rules! endpoint_select {
@@ -27,10 +30,31 @@ macro_rules! endpoint_select {
     };
 }
 
+/// Inserts the endpoint and keeps its response in one transaction; a kept response for the
+/// key answers instead.
 pub(super) async fn create(
     pool: &PgPool,
     tenant: Tenant,
     endpoint: WebhookEndpoint,
+    claim: Option<&IdempotencyClaim>,
+    render: Render<WebhookEndpoint>,
+) -> StoreResult<StoredResponse> {
+    let mut tx = pool.begin().await?;
+    if let Some(kept) = idempotency::begin_claim(&mut tx, tenant, claim).await? {
+        tx.rollback().await?;
+        return Ok(kept);
+    }
+
+    insert_endpoint(&mut tx, tenant, &endpoint).await?;
+
+    let response = render(&endpoint)?;
+    idempotency::commit_with_response(pool, tx, tenant, claim, response).await
+}
+
+async fn insert_endpoint(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    endpoint: &WebhookEndpoint,
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO webhook_endpoints (id, account_id, mode, url, description, \
@@ -44,7 +68,7 @@ pub(super) async fn create(
     .bind(events_json(&endpoint.enabled_events)?)
     .bind(endpoint.secret.expose())
     .bind(endpoint.created_at.unix_millis())
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -87,14 +111,21 @@ pub(super) async fn list(
 }
 
 /// Applies the patch under the endpoint's row lock, so concurrent updates (on any node) and
-/// the recording of its attempts take turns instead of overwriting each other.
+/// the recording of its attempts take turns instead of overwriting each other. The response
+/// is kept in the same transaction.
 pub(super) async fn update(
     pool: &PgPool,
     tenant: Tenant,
     id: WebhookEndpointId,
     patch: WebhookEndpointPatch,
-) -> StoreResult<Option<WebhookEndpoint>> {
+    claim: Option<&IdempotencyClaim>,
+    render: Render<WebhookEndpoint>,
+) -> StoreResult<Option<StoredResponse>> {
     let mut tx = pool.begin().await?;
+    if let Some(kept) = idempotency::begin_claim(&mut tx, tenant, claim).await? {
+        tx.rollback().await?;
+        return Ok(Some(kept));
+    }
     let row = sqlx::query(endpoint_select!(
         "WHERE id = $1 AND account_id = $2 AND mode = $3 FOR NO KEY UPDATE"
     ))
@@ -117,8 +148,10 @@ pub(super) async fn update(
         (true, false) => pause_deliveries(&mut tx, id).await?,
         _ => {}
     }
-    tx.commit().await?;
-    Ok(Some(endpoint))
+
+    let response = render(&endpoint)?;
+    let kept = idempotency::commit_with_response(pool, tx, tenant, claim, response).await?;
+    Ok(Some(kept))
 }
 
 /// Writes the endpoint's fields back; `forget_failures` restarts its run of failures.
@@ -188,14 +221,21 @@ pub(super) async fn attempts(
     Ok(page_of(items, page.limit))
 }
 
-/// Queues a stored event again; `None` when the tenant has no such event.
+/// Queues a stored event again and keeps the response in the same transaction; `None` when
+/// the tenant has no such event.
 pub(super) async fn queue_again(
     pool: &PgPool,
     tenant: Tenant,
     event: EventId,
     endpoint: Option<WebhookEndpointId>,
-) -> StoreResult<Option<Vec<WebhookEndpointId>>> {
+    claim: Option<&IdempotencyClaim>,
+    render: Render<Vec<WebhookEndpointId>>,
+) -> StoreResult<Option<StoredResponse>> {
     let mut tx = pool.begin().await?;
+    if let Some(kept) = idempotency::begin_claim(&mut tx, tenant, claim).await? {
+        tx.rollback().await?;
+        return Ok(Some(kept));
+    }
     let row =
         sqlx::query("SELECT type FROM events WHERE id = $1 AND account_id = $2 AND mode = $3")
             .bind(event.uuid())
@@ -210,8 +250,10 @@ pub(super) async fn queue_again(
     let event_type =
         EventType::parse(row.try_get("type")?).ok_or_else(|| corrupt("events.type"))?;
     let queued = queue_deliveries(&mut tx, tenant, event, event_type, endpoint).await?;
-    tx.commit().await?;
-    Ok(Some(queued))
+
+    let response = render(&queued)?;
+    let kept = idempotency::commit_with_response(pool, tx, tenant, claim, response).await?;
+    Ok(Some(kept))
 }
 
 fn events_json(events: &EnabledEvents) -> StoreResult<String> {
