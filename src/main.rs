@@ -14,9 +14,15 @@ async fn main() -> ExitCode {
         Err(error) => {
             eprintln!("error: {error}");
             // The causes say what to fix: a refused connection, a failed migration's SQL.
+            // A transparent wrapper's source says the same again; show each text once.
+            let mut shown = error.to_string();
             let mut cause = std::error::Error::source(&error);
             while let Some(inner) = cause {
-                eprintln!("  caused by: {inner}");
+                let text = inner.to_string();
+                if text != shown {
+                    eprintln!("  caused by: {text}");
+                }
+                shown = text;
                 cause = inner.source();
             }
             ExitCode::FAILURE

@@ -2,14 +2,17 @@
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
 /// Installs the tracing subscriber; call once, from `main`.
 pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // sqlx reports PostgreSQL's notices (such as "relation already exists, skipping" on every
+    // migration check) at info; they are not the operator's business.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -30,6 +33,12 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
                 .set_buckets(&[
                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
                 ])
+                .ok()?
+                // A count of jobs, not a time: buckets of its own.
+                .set_buckets_for_metric(
+                    Matcher::Full("renvo_sqlite_batch_size".to_owned()),
+                    &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+                )
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();

@@ -40,7 +40,9 @@ pub async fn run(store: SharedStore, options: ServeOptions) -> Result<(), CliErr
         .map_err(|error| CliError::Usage(format!("webhook client: {error}")))?;
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone())?;
-    let listener = TcpListener::bind(options.listen).await?;
+    let listener = TcpListener::bind(options.listen).await.map_err(|error| {
+        CliError::Usage(format!("cannot listen on {}: {error}", options.listen))
+    })?;
     tracing::info!(address = %options.listen, "listening");
 
     let purger = tokio::spawn(purge_loop(store.clone(), shutdown.clone()));
