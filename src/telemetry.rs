@@ -47,3 +47,17 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
         })
         .clone()
 }
+
+/// Folds recorded histogram samples into their buckets every few seconds. The recorder keeps
+/// raw samples until then, so a server nobody scrapes would otherwise grow without bound.
+pub async fn metrics_upkeep(shutdown: tokio_util::sync::CancellationToken) {
+    let Some(handle) = metrics_handle() else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(5)) => handle.run_upkeep(),
+        }
+    }
+}

@@ -46,6 +46,7 @@ pub async fn run(store: SharedStore, options: ServeOptions) -> Result<(), CliErr
     tracing::info!(address = %options.listen, "listening");
 
     let purger = tokio::spawn(purge_loop(store.clone(), shutdown.clone()));
+    tokio::spawn(crate::telemetry::metrics_upkeep(shutdown.clone()));
     let delivering = tokio::spawn(dispatcher.run(shutdown.clone()));
 
     let limits = ConnectionLimits::default();
