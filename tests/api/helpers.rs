@@ -108,7 +108,6 @@ pub struct TestApp {
     /// `read_write`, live mode.
     pub live_key: String,
     /// Woken by writes; the webhook tests drive delivery through it.
-    #[allow(dead_code)]
     pub dispatcher: Arc<Notify>,
     _dir: Arc<tempfile::TempDir>,
 }
