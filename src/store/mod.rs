@@ -107,6 +107,26 @@ pub struct PageRequest {
     pub limit: u32,
 }
 
+impl PageRequest {
+    /// The exclusive upper bound of the page's ids. Without a cursor the walk starts above
+    /// every possible id, so one index range serves the first page and every later one.
+    pub fn below(self) -> uuid::Uuid {
+        self.after.unwrap_or(uuid::Uuid::max())
+    }
+
+    /// Rows to fetch: one more than the page holds, to learn whether more follow.
+    pub fn fetch(self) -> i64 {
+        i64::from(self.limit) + 1
+    }
+
+    /// The page from the rows fetched with `fetch`.
+    pub fn page_of<T>(self, mut items: Vec<T>) -> Page<T> {
+        let has_more = items.len() > self.limit as usize;
+        items.truncate(self.limit as usize);
+        Page { items, has_more }
+    }
+}
+
 #[async_trait]
 pub trait Store: WebhookStore + Send + Sync {
     /// Answers only when the database does.
@@ -240,3 +260,35 @@ pub fn replay(
 /// How long events are kept, and how long idempotency keys are remembered.
 pub const EVENT_RETENTION_MILLIS: i64 = 30 * 24 * 3600 * 1000;
 pub const IDEMPOTENCY_RETENTION_MILLIS: i64 = 24 * 3600 * 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_fetched_with_one_extra_row_reports_more() {
+        let page = PageRequest {
+            after: None,
+            limit: 2,
+        };
+        let more = page.page_of(vec![1, 2, 3]);
+        let last = page.page_of(vec![1, 2]);
+
+        assert_eq!(
+            more,
+            Page {
+                items: vec![1, 2],
+                has_more: true
+            }
+        );
+        assert_eq!(
+            last,
+            Page {
+                items: vec![1, 2],
+                has_more: false
+            }
+        );
+        assert_eq!(page.fetch(), 3);
+        assert_eq!(page.below(), uuid::Uuid::max());
+    }
+}

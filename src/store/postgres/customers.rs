@@ -2,9 +2,8 @@
 //! transactions that carry their event and idempotency record.
 
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
-use super::{events, idempotency, page_of, rows, webhooks};
+use super::{events, idempotency, rows, webhooks};
 use crate::domain::contact::fold_email;
 use crate::domain::customer::{Customer, CustomerPatch, NewCustomer};
 use crate::domain::event::Event;
@@ -46,8 +45,8 @@ pub async fn list_customers(
     page: PageRequest,
 ) -> StoreResult<Page<Customer>> {
     // Without a cursor the walk starts above every possible id, so one index range serves both.
-    let after = page.after.unwrap_or(Uuid::max());
-    let fetch = i64::from(page.limit) + 1;
+    let after = page.below();
+    let fetch = page.fetch();
     let rows = match email_folded {
         // PostgreSQL text cannot hold NUL, and no stored (validated) email contains one, so
         // such a filter matches nothing, as on SQLite, instead of failing the query.
@@ -81,7 +80,7 @@ pub async fn list_customers(
         .iter()
         .map(rows::customer)
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(page_of(items, page.limit))
+    Ok(page.page_of(items))
 }
 
 /// Creates the customer, its `customer.created` event and the kept response in one transaction.

@@ -2,9 +2,8 @@
 //! first, and purged past retention.
 
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
-use super::{page_of, rows};
+use super::rows;
 use crate::domain::event::{Event, EventType};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{EventId, Tenant};
@@ -51,8 +50,8 @@ pub async fn list_events(
     event_type: Option<EventType>,
     page: PageRequest,
 ) -> StoreResult<Page<Event>> {
-    let after = page.after.unwrap_or(Uuid::max());
-    let fetch = i64::from(page.limit) + 1;
+    let after = page.below();
+    let fetch = page.fetch();
     let rows = match event_type {
         Some(kind) => {
             sqlx::query(
@@ -85,7 +84,7 @@ pub async fn list_events(
         .iter()
         .map(rows::event)
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(page_of(items, page.limit))
+    Ok(page.page_of(items))
 }
 
 /// Deletes events past 30 days and idempotency records past 24 hours, in one transaction.

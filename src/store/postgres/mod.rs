@@ -104,13 +104,6 @@ fn is_connection_failure(error: &sqlx::Error) -> bool {
     }
 }
 
-/// Cuts a page fetched with one extra row down to `limit`, noting whether more follow.
-fn page_of<T>(mut items: Vec<T>, limit: u32) -> Page<T> {
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    Page { items, has_more }
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -271,23 +264,5 @@ mod tests {
             reclassify(StoreError::Database(sqlx::Error::RowNotFound)),
             StoreError::Database(_)
         ));
-    }
-
-    #[test]
-    fn a_page_fetched_with_one_extra_row_reports_more() {
-        assert_eq!(
-            page_of(vec![1, 2, 3], 2),
-            Page {
-                items: vec![1, 2],
-                has_more: true
-            }
-        );
-        assert_eq!(
-            page_of(vec![1, 2], 2),
-            Page {
-                items: vec![1, 2],
-                has_more: false
-            }
-        );
     }
 }

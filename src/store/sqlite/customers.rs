@@ -2,7 +2,6 @@
 //! `idempotency`).
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use uuid::Uuid;
 
 use super::idempotency::{keep_response, kept_response};
 use super::mode_of;
@@ -54,8 +53,8 @@ pub fn list_customers(
     page: PageRequest,
 ) -> StoreResult<Page<Customer>> {
     // Without a cursor the walk starts above every possible id: one index range serves both.
-    let after = page.after.unwrap_or(Uuid::max());
-    let fetch = i64::from(page.limit) + 1;
+    let after = page.below();
+    let fetch = page.fetch();
     let (account, mode) = (tenant.account.uuid(), tenant.mode.as_str());
     let items = match email_folded {
         Some(email) => {
@@ -73,7 +72,7 @@ pub fn list_customers(
             rows.collect::<Result<Vec<_>, _>>()?
         }
     };
-    Ok(page_of(items, page.limit))
+    Ok(page.page_of(items))
 }
 
 /// Creates the customer and its event; inside the writer's transaction.
@@ -218,8 +217,8 @@ pub fn list_events(
     event_type: Option<EventType>,
     page: PageRequest,
 ) -> StoreResult<Page<Event>> {
-    let after = page.after.unwrap_or(Uuid::max());
-    let fetch = i64::from(page.limit) + 1;
+    let after = page.below();
+    let fetch = page.fetch();
     let (account, mode) = (tenant.account.uuid(), tenant.mode.as_str());
     let items = match event_type {
         Some(kind) => {
@@ -243,7 +242,7 @@ pub fn list_events(
             rows.collect::<Result<Vec<_>, _>>()?
         }
     };
-    Ok(page_of(items, page.limit))
+    Ok(page.page_of(items))
 }
 
 /// Deletes events and idempotency records older than the given times.
@@ -259,12 +258,6 @@ pub fn purge(
         .prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?1")?
         .execute([keys_before.unix_millis()])?;
     Ok((events + keys) as u64)
-}
-
-pub(super) fn page_of<T>(mut items: Vec<T>, limit: u32) -> Page<T> {
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    Page { items, has_more }
 }
 
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {

@@ -3,10 +3,8 @@
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
-use uuid::Uuid;
 
 use super::SqliteStore;
-use super::customers::page_of;
 use crate::domain::event::EventType;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::webhook::{WebhookAttempt, WebhookEndpoint, WebhookEndpointPatch};
@@ -102,11 +100,11 @@ impl WebhookStore for SqliteStore {
             let params = params![
                 tenant.account.uuid(),
                 tenant.mode.as_str(),
-                page.after.unwrap_or(Uuid::max()),
-                i64::from(page.limit) + 1
+                page.below(),
+                page.fetch()
             ];
             let items = statement.query_map(params, endpoint_from_row)?;
-            Ok(page_of(items.collect::<Result<_, _>>()?, page.limit))
+            Ok(page.page_of(items.collect::<Result<_, _>>()?))
         })
     }
 
@@ -169,11 +167,11 @@ impl WebhookStore for SqliteStore {
                 endpoint.uuid(),
                 tenant.account.uuid(),
                 tenant.mode.as_str(),
-                page.after.unwrap_or(Uuid::max()),
-                i64::from(page.limit) + 1
+                page.below(),
+                page.fetch()
             ];
             let items = statement.query_map(params, attempt_from_row)?;
-            Ok(page_of(items.collect::<Result<_, _>>()?, page.limit))
+            Ok(page.page_of(items.collect::<Result<_, _>>()?))
         })
     }
 

@@ -3,9 +3,8 @@
 //! idempotency key in their own transaction (see `idempotency`).
 
 use sqlx::{PgConnection, PgPool, Row};
-use uuid::Uuid;
 
-use super::super::{idempotency, page_of, rows::corrupt};
+use super::super::{idempotency, rows::corrupt};
 use super::outcome::{pause_deliveries, resume_deliveries};
 use super::queue_deliveries;
 use super::rows::{attempt_from_row, endpoint_from_row};
@@ -99,15 +98,15 @@ pub(super) async fn list(
     ))
     .bind(tenant.account.uuid())
     .bind(tenant.mode.as_str())
-    .bind(page.after.unwrap_or(Uuid::max()))
-    .bind(i64::from(page.limit) + 1)
+    .bind(page.below())
+    .bind(page.fetch())
     .fetch_all(pool)
     .await?;
     let items = rows
         .iter()
         .map(endpoint_from_row)
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(page_of(items, page.limit))
+    Ok(page.page_of(items))
 }
 
 /// Applies the patch under the endpoint's row lock, so concurrent updates (on any node) and
@@ -210,15 +209,15 @@ pub(super) async fn attempts(
     .bind(endpoint.uuid())
     .bind(tenant.account.uuid())
     .bind(tenant.mode.as_str())
-    .bind(page.after.unwrap_or(Uuid::max()))
-    .bind(i64::from(page.limit) + 1)
+    .bind(page.below())
+    .bind(page.fetch())
     .fetch_all(pool)
     .await?;
     let items = rows
         .iter()
         .map(attempt_from_row)
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(page_of(items, page.limit))
+    Ok(page.page_of(items))
 }
 
 /// Queues a stored event again and keeps the response in the same transaction; `None` when
