@@ -13,8 +13,7 @@ use super::error::ApiError;
 use super::idempotency::{IdempotencyKeyParam, idempotency_claim};
 use super::list::{ListOut, ListQuery, PageParams};
 use super::openapi::{
-    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RateLimited, RequestTimeout,
-    Unauthenticated, Unavailable, UnsupportedMediaType,
+    BadRequest, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated, Unavailable,
 };
 use super::path::PathId;
 use super::{AppState, json_response, stored_response};
@@ -130,10 +129,7 @@ pub async fn retrieve_customer(
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
-        (status = 408, response = RequestTimeout),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = RateLimited),
         (status = 503, response = Unavailable),
     ),
@@ -171,10 +167,7 @@ pub async fn create_customer(
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 408, response = RequestTimeout),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = RateLimited),
         (status = 503, response = Unavailable),
     ),

@@ -120,15 +120,25 @@ impl Modify for Conventions {
     }
 }
 
-/// The `Renvo-Version` parameter, its 400, the 500 of a panic, and the response headers.
+/// The `Renvo-Version` parameter, its 400, the 500 of a panic, the body extractor's 408, 413
+/// and 415 on operations with a body, and the response headers.
 fn add_middleware_behaviour(operation: &mut Operation) {
     drop_null_from_optional_body(operation);
     let version = Ref::new(format!("#/components/parameters/{VERSION_PARAMETER}"));
     let parameters = operation.parameters.get_or_insert_with(Vec::new);
     parameters.push(RefOr::Ref(version));
 
+    let mut statuses = vec![("400", "BadRequest"), ("500", "InternalError")];
+    if operation.request_body.is_some() {
+        // What the shared body extractor answers, whichever route reads the body.
+        statuses.extend([
+            ("408", "RequestTimeout"),
+            ("413", "PayloadTooLarge"),
+            ("415", "UnsupportedMediaType"),
+        ]);
+    }
     let responses = &mut operation.responses.responses;
-    for (status, name) in [("400", "BadRequest"), ("500", "InternalError")] {
+    for (status, name) in statuses {
         responses
             .entry(status.to_owned())
             .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));

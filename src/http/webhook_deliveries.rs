@@ -14,8 +14,7 @@ use super::events::EventIdParam;
 use super::idempotency::{IdempotencyKeyParam, idempotency_claim, rendered};
 use super::list::{ListOut, ListQuery, PageParams};
 use super::openapi::{
-    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RateLimited, Unauthenticated,
-    Unavailable, UnsupportedMediaType,
+    BadRequest, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated, Unavailable,
 };
 use super::path::PathId;
 use super::webhook_endpoints::{WebhookEndpointIdParam, existing_endpoint};
@@ -99,8 +98,6 @@ pub async fn list_webhook_attempts(
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = RateLimited),
         (status = 503, response = Unavailable),
     ),

@@ -14,8 +14,7 @@ use super::error::ApiError;
 use super::idempotency::{IdempotencyKeyParam, idempotency_claim, rendered};
 use super::list::{ListOut, ListQuery, PageParams};
 use super::openapi::{
-    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RateLimited, Unauthenticated,
-    Unavailable, UnsupportedMediaType,
+    BadRequest, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated, Unavailable,
 };
 use super::path::PathId;
 use super::webhook_wire::{
@@ -75,8 +74,6 @@ pub fn router() -> Router<AppState> {
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = RateLimited),
         (status = 503, response = Unavailable),
     ),
@@ -202,8 +199,6 @@ pub async fn retrieve_webhook_endpoint(
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
         (status = 429, response = RateLimited),
         (status = 503, response = Unavailable),
     ),

@@ -19,6 +19,7 @@ backend_tests!(
     the_router_serves_exactly_the_routes_in_the_route_table,
     every_listed_route_is_answered_and_other_methods_are_refused,
     optional_fields_are_nullable_the_json_schema_2020_12_way,
+    every_operation_with_a_body_lists_what_the_body_extractor_answers,
 );
 
 /// A method and a full path, such as `("GET", "/api/v1/customers/{id}")`.
@@ -95,6 +96,30 @@ async fn optional_fields_are_nullable_the_json_schema_2020_12_way(backend: Backe
     let created = app.create_customer(json!({"full_name": "Jane Doe"})).await;
     assert_eq!(created["email"], Value::Null);
     contract.assert_valid("GET", "/v1/customers/{id}", 200, &created);
+}
+
+/// The shared JSON body extractor answers 408, 413 and 415 on every route that reads a body,
+/// so the document lists them on every such operation, not only where a handler remembered.
+async fn every_operation_with_a_body_lists_what_the_body_extractor_answers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let contract = Contract::fetch(&app, "/v1/openapi.json").await;
+
+    let mut with_body = Vec::new();
+    for (path, item) in contract.document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation.get("requestBody").is_none() {
+                continue;
+            }
+            with_body.push(format!("{method} {path}"));
+            for status in ["408", "413", "415"] {
+                assert!(
+                    operation["responses"].get(status).is_some(),
+                    "{method} {path} does not list {status}"
+                );
+            }
+        }
+    }
+    assert_eq!(with_body.len(), 5, "{with_body:?}");
 }
 
 fn assert_same_routes(found: &BTreeSet<Route>, table: &BTreeSet<Route>, what: &str) {
