@@ -200,12 +200,9 @@ async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = new_request_id();
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
-    let route = route.strip_prefix("/api").unwrap_or(&route).to_owned();
+    let matched = request.extensions().get::<MatchedPath>();
+    let route = matched.map_or("unmatched", |p| p.as_str());
+    let route = route.strip_prefix("/api").unwrap_or(route).to_owned();
     let span = tracing::info_span!(
         "request",
         method = %method,
