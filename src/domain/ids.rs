@@ -11,6 +11,8 @@ macro_rules! prefixed_id {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(pub Uuid);
 
+        const _: () = assert!($prefix.len() <= PrefixedText::LONGEST_PREFIX);
+
         impl $name {
             pub const PREFIX: &'static str = $prefix;
 
@@ -32,13 +34,13 @@ macro_rules! prefixed_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}{}", $prefix, self.0.hyphenated())
+                f.write_str(PrefixedText::new($prefix, self.0).as_str())
             }
         }
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
+                s.serialize_str(PrefixedText::new($prefix, self.0).as_str())
             }
         }
     };
@@ -75,6 +77,34 @@ prefixed_id!(
     "key_"
 );
 
+/// An id's text on the stack: every response carries ids, and going through the formatting
+/// machinery for each cost more than writing the rest of the object.
+struct PrefixedText {
+    bytes: [u8; PrefixedText::CAPACITY],
+    len: usize,
+}
+
+impl PrefixedText {
+    const LONGEST_PREFIX: usize = "atmpt_".len();
+    const CAPACITY: usize = PrefixedText::LONGEST_PREFIX + uuid::fmt::Hyphenated::LENGTH;
+
+    fn new(prefix: &'static str, id: Uuid) -> PrefixedText {
+        let mut bytes = [0; PrefixedText::CAPACITY];
+        let start = prefix.len();
+        bytes[..start].copy_from_slice(prefix.as_bytes());
+        let written = id.hyphenated().encode_lower(&mut bytes[start..]).len();
+        PrefixedText {
+            bytes,
+            len: start + written,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Both parts are ASCII: the prefixes are literals and the uuid is hex and hyphens.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
@@ -101,6 +131,24 @@ mod tests {
         assert_eq!(CustomerId::parse(&text), Some(id));
         assert_eq!(CustomerId::parse(&text[3..]), Some(id));
         assert_eq!(CustomerId::parse(&text.to_uppercase()), Some(id));
+    }
+
+    #[test]
+    fn every_kind_of_id_serializes_as_its_prefix_and_the_lowercase_uuid() {
+        let uuid = Uuid::parse_str("0193A6F2-7C1E-7B3A-9F00-4A2B3C4D5E6F").unwrap();
+        let tail = "0193a6f2-7c1e-7b3a-9f00-4a2b3c4d5e6f";
+        let shown = [
+            serde_json::to_string(&CustomerId(uuid)).unwrap(),
+            serde_json::to_string(&EventId(uuid)).unwrap(),
+            serde_json::to_string(&WebhookEndpointId(uuid)).unwrap(),
+            serde_json::to_string(&WebhookAttemptId(uuid)).unwrap(),
+            serde_json::to_string(&AccountId(uuid)).unwrap(),
+            serde_json::to_string(&ApiKeyId(uuid)).unwrap(),
+        ];
+        let expected = ["cu_", "evt_", "we_", "atmpt_", "acct_", "key_"]
+            .map(|prefix| format!("\"{prefix}{tail}\""));
+        assert_eq!(shown, expected);
+        assert_eq!(WebhookAttemptId(uuid).to_string(), format!("atmpt_{tail}"));
     }
 
     #[test]
