@@ -1,7 +1,9 @@
 //! Tracing to stderr (text or JSON, filtered by `RUST_LOG`) and the Prometheus recorder.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
@@ -44,6 +46,44 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             Some(handle)
+        })
+        .clone()
+}
+
+/// One request's series: its count by route, method and status, and its duration by route and
+/// method.
+#[derive(Clone)]
+pub struct RequestSeries {
+    pub requests: Counter,
+    pub duration: Histogram,
+}
+
+/// The series for a request, registered on first use and then kept: looking labelled series up
+/// in the recorder on every request cost more than the rest of the request's bookkeeping.
+/// Routes and methods are fixed sets and statuses few, so the map stays small.
+pub fn request_series(route: &'static str, method: &'static str, status: u16) -> RequestSeries {
+    type Series = Mutex<HashMap<(&'static str, &'static str, u16), RequestSeries>>;
+    static SERIES: OnceLock<Series> = OnceLock::new();
+    let series = SERIES.get_or_init(|| {
+        // Handles made before the recorder exists would record nowhere.
+        metrics_handle();
+        Mutex::default()
+    });
+    let mut series = series
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    series
+        .entry((route, method, status))
+        .or_insert_with(|| {
+            let labels = [
+                ("route", route.to_owned()),
+                ("method", method.to_owned()),
+                ("status", status.to_string()),
+            ];
+            RequestSeries {
+                requests: metrics::counter!("renvo_http_requests_total", &labels),
+                duration: metrics::histogram!("renvo_http_request_duration_seconds", &labels[..2]),
+            }
         })
         .clone()
 }

@@ -32,11 +32,14 @@ const CREATE_FIELDS: &[&str] = &[
 ];
 const UPDATE_FIELDS: &[&str] = CREATE_FIELDS;
 
-pub fn router() -> Router<AppState> {
+pub fn router(prefix: &str) -> Router<AppState> {
     Router::new()
-        .route("/customers", get(list_customers).post(create_customer))
         .route(
-            "/customers/{id}",
+            &format!("{prefix}/customers"),
+            get(list_customers).post(create_customer),
+        )
+        .route(
+            &format!("{prefix}/customers/{{id}}"),
             get(retrieve_customer).patch(update_customer),
         )
 }

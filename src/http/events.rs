@@ -21,10 +21,10 @@ use crate::domain::EventId;
 use crate::domain::event::EventType;
 use crate::http::auth::ReadAccess;
 
-pub fn router() -> Router<AppState> {
+pub fn router(prefix: &str) -> Router<AppState> {
     Router::new()
-        .route("/events", get(list_events))
-        .route("/events/{id}", get(retrieve_event))
+        .route(&format!("{prefix}/events"), get(list_events))
+        .route(&format!("{prefix}/events/{{id}}"), get(retrieve_event))
 }
 
 /// List events

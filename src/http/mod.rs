@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
-use rand::RngExt;
+use rand::distr::Distribution;
 use serde::Serialize;
 use tokio::sync::Notify;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -159,17 +159,23 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// `/api`.
 pub const V1_ALIAS: &str = "/api";
 
-/// The whole API: every route under `/v1` and, identically, under `/api/v1`.
+/// The whole API: every route under `/v1` and, identically, under `/api/v1`. Both sets are
+/// registered with their full paths rather than nested: a nested router costs a prefix strip
+/// and a boxed service clone on every request.
 pub fn router(state: AppState) -> Router {
-    let v1 = Router::new()
-        .merge(customers::router())
-        .merge(events::router())
-        .merge(webhook_endpoints::router())
-        .merge(webhook_deliveries::router())
-        .route("/openapi.json", axum::routing::get(openapi::openapi_json));
-    let routes = Router::new()
-        .nest("/v1", v1.clone())
-        .nest("/api/v1", v1)
+    let routes = ["/v1".to_owned(), format!("{V1_ALIAS}/v1")]
+        .iter()
+        .fold(Router::new(), |routes, prefix| {
+            routes
+                .merge(customers::router(prefix))
+                .merge(events::router(prefix))
+                .merge(webhook_endpoints::router(prefix))
+                .merge(webhook_deliveries::router(prefix))
+                .route(
+                    &format!("{prefix}/openapi.json"),
+                    axum::routing::get(openapi::openapi_json),
+                )
+        })
         .merge(ops::router())
         .fallback(route_missing)
         .method_not_allowed_fallback(method_not_allowed);
@@ -199,14 +205,12 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = new_request_id();
-    let method = request.method().clone();
-    let matched = request.extensions().get::<MatchedPath>();
-    let route = matched.map_or("unmatched", |p| p.as_str());
-    let route = route.strip_prefix("/api").unwrap_or(route).to_owned();
+    let method = method_label(request.method());
+    let route = route_label(request.extensions().get::<MatchedPath>());
     let span = tracing::info_span!(
         "request",
-        method = %method,
-        route = %route,
+        method,
+        route,
         request_id = %request_id,
         account = tracing::field::Empty,
         mode = tracing::field::Empty,
@@ -230,14 +234,9 @@ async fn observe(request: Request, next: Next) -> Response {
 
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    let labels = [
-        ("route", route),
-        ("method", method_label(&method).to_owned()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("renvo_http_requests_total", &labels).increment(1);
-    metrics::histogram!("renvo_http_request_duration_seconds", &labels[..2])
-        .record(elapsed.as_secs_f64());
+    let series = crate::telemetry::request_series(route, method, status);
+    series.requests.increment(1);
+    series.duration.record(elapsed.as_secs_f64());
     span.in_scope(|| {
         tracing::info!(
             status,
@@ -246,6 +245,20 @@ async fn observe(request: Request, next: Next) -> Response {
         )
     });
     response
+}
+
+/// The route as a label: the path pattern that matched, the same under `/v1` and `/api/v1`;
+/// `unmatched` when none did.
+fn route_label(matched: Option<&MatchedPath>) -> &'static str {
+    let Some(matched) = matched else {
+        return "unmatched";
+    };
+    let path = matched.as_str();
+    let path = path.strip_prefix(V1_ALIAS).unwrap_or(path);
+    ROUTES
+        .iter()
+        .find(|(_, route)| *route == path)
+        .map_or("unmatched", |(_, route)| route)
 }
 
 /// The method as a metrics label. Any token is a valid method, so a client could otherwise mint
@@ -288,13 +301,17 @@ fn requested_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
     ))
 }
 
+/// `req_` and 20 random letters and digits.
 fn new_request_id() -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut text = *b"req_00000000000000000000";
     let mut rng = rand::rng();
-    let tail: String = (0..20)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect();
-    format!("req_{tail}")
+    for (slot, letter) in text[4..]
+        .iter_mut()
+        .zip(rand::distr::Alphanumeric.sample_iter(&mut rng))
+    {
+        *slot = letter;
+    }
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// A 200 with a JSON body.

@@ -25,13 +25,16 @@ use crate::domain::webhook::WebhookEndpoint;
 use crate::domain::{EventId, Tenant, WebhookAttemptId, WebhookEndpointId};
 use crate::store::Render;
 
-pub fn router() -> Router<AppState> {
+pub fn router(prefix: &str) -> Router<AppState> {
     Router::new()
         .route(
-            "/webhook_endpoints/{id}/attempts",
+            &format!("{prefix}/webhook_endpoints/{{id}}/attempts"),
             get(list_webhook_attempts),
         )
-        .route("/events/{id}/resend", post(resend_event))
+        .route(
+            &format!("{prefix}/events/{{id}}/resend"),
+            post(resend_event),
+        )
 }
 
 /// List a webhook endpoint's delivery attempts

@@ -40,14 +40,14 @@ const READ_ONLY_FIELDS: &[&str] = &[
     "created_at",
 ];
 
-pub fn router() -> Router<AppState> {
+pub fn router(prefix: &str) -> Router<AppState> {
     Router::new()
         .route(
-            "/webhook_endpoints",
+            &format!("{prefix}/webhook_endpoints"),
             get(list_webhook_endpoints).post(create_webhook_endpoint),
         )
         .route(
-            "/webhook_endpoints/{id}",
+            &format!("{prefix}/webhook_endpoints/{{id}}"),
             get(retrieve_webhook_endpoint)
                 .patch(update_webhook_endpoint)
                 .delete(delete_webhook_endpoint),
