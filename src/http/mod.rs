@@ -216,8 +216,11 @@ async fn observe(request: Request, next: Next) -> Response {
         mode = tracing::field::Empty,
     );
 
+    // A GET or HEAD writes nothing, so its reads can share one snapshot.
+    let reads_only = matches!(*request.method(), Method::GET | Method::HEAD);
     let handled = async {
         match requested_version(request.headers()) {
+            Ok(_) if reads_only => crate::store::one_snapshot(next.run(request)).await,
             Ok(_) => next.run(request).await,
             Err(error) => error.into_response(),
         }

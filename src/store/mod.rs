@@ -1,6 +1,9 @@
 //! The storage seam: one trait the HTTP layer and the workers call, with a SQLite and a
 //! PostgreSQL implementation behind it. All SQL lives in the backend modules.
 
+use std::any::Any;
+use std::cell::RefCell;
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -41,6 +44,34 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+tokio::task_local! {
+    /// Present while a read-only request runs (see [`one_snapshot`]). A backend that can keep
+    /// one read transaction across the request's reads keeps it here; the value is dropped,
+    /// ending the transaction, when the request's work is done.
+    static READ_SCOPE: RefCell<Option<Box<dyn Any + Send>>>;
+}
+
+/// Runs a read-only request's work so that its reads (the key check, then the data) see one
+/// snapshot where the backend can do that cheaply: SQLite then takes its read lock once per
+/// request instead of once per statement. Backends that cannot ignore the scope. Only for work
+/// that writes nothing: a write made inside the scope would not be seen by its later reads.
+pub async fn one_snapshot<F: Future>(work: F) -> F::Output {
+    READ_SCOPE.scope(RefCell::new(None), work).await
+}
+
+/// Runs `use_scope` on the current read scope's slot; `None` outside a scope, or when the
+/// slot is already in use further up the stack.
+fn with_read_scope<R>(use_scope: impl FnOnce(&mut Option<Box<dyn Any + Send>>) -> R) -> Option<R> {
+    READ_SCOPE
+        .try_with(|slot| {
+            slot.try_borrow_mut()
+                .ok()
+                .map(|mut slot| use_scope(&mut slot))
+        })
+        .ok()
+        .flatten()
+}
 
 /// Opens the backend a database URL names, bringing its schema up to date first.
 pub async fn open(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {

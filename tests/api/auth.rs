@@ -12,6 +12,7 @@ use crate::helpers::{Backend, Reply, TestApp};
 
 backend_tests!(
     missing_malformed_unknown_and_revoked_keys_all_get_the_same_401,
+    a_key_in_use_is_refused_from_the_request_after_its_revocation,
     the_bearer_scheme_is_read_in_any_letter_case,
     a_read_key_can_list_and_retrieve_but_not_write,
     live_and_test_keys_never_see_each_others_customers,
@@ -20,6 +21,32 @@ backend_tests!(
     a_request_records_when_its_key_was_last_used,
     a_key_is_stored_only_as_a_hash,
 );
+
+async fn a_key_in_use_is_refused_from_the_request_after_its_revocation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (key, secret) = app
+        .store
+        .create_api_key(app.account, Mode::Test, Scope::ReadWrite)
+        .await
+        .unwrap();
+    let header = format!("Bearer {}", secret.expose());
+
+    // Enough uses that any per-connection memory of the key is warm.
+    for _ in 0..5 {
+        let used = send_with_authorization(&app, Some(&header)).await;
+        assert_eq!(used.status, 200, "{}", used.body);
+    }
+    assert!(app.store.revoke_api_key(key.id).await.unwrap());
+    let refused = send_with_authorization(&app, Some(&header)).await;
+
+    refused.assert_error(401, "api_key_invalid", None);
+    let other = send_with_authorization(&app, Some(&format!("Bearer {}", app.key))).await;
+    assert_eq!(
+        other.status, 200,
+        "other keys are untouched: {}",
+        other.body
+    );
+}
 
 async fn send_with_authorization(app: &TestApp, authorization: Option<&str>) -> Reply {
     let mut request = app.client.get(app.url("/v1/customers"));

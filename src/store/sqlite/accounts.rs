@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::pool::GrantCache;
 use super::{mode_of, scope_of};
 use crate::domain::key::ApiKey;
 use crate::domain::timestamp::Timestamp;
@@ -106,7 +107,20 @@ pub fn revoke_api_key(conn: &Connection, id: ApiKeyId, at: Timestamp) -> StoreRe
     Ok(changed == 1)
 }
 
-pub fn authenticate(conn: &Connection, digest: &[u8]) -> StoreResult<Option<KeyGrant>> {
+/// The grant of the unrevoked key with this digest. The key's row is read only when something
+/// was committed since this connection last read it (see `GrantCache`); the data version is
+/// read first, so a grant is never kept under a version newer than the row it came from.
+pub fn authenticate(
+    conn: &Connection,
+    grants: &mut GrantCache,
+    digest: &[u8],
+) -> StoreResult<Option<KeyGrant>> {
+    let data_version: i64 = conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |row| row.get(0))?;
+    if let Some(grant) = grants.get(digest, data_version) {
+        return Ok(Some(grant));
+    }
     let mut statement = conn.prepare_cached(
         "SELECT id, account_id, mode, scope, last_used_at FROM api_keys \
          WHERE digest = ?1 AND revoked_at IS NULL",
@@ -126,6 +140,7 @@ pub fn authenticate(conn: &Connection, digest: &[u8]) -> StoreResult<Option<KeyG
             })
         })
         .optional()?;
+    grants.keep(digest, grant, data_version);
     Ok(grant)
 }
 

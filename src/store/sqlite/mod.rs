@@ -194,7 +194,7 @@ impl Store for SqliteStore {
 
     async fn authenticate(&self, digest: &[u8]) -> StoreResult<Option<KeyGrant>> {
         self.readers
-            .with(|conn| accounts::authenticate(conn, digest))
+            .with_grants(|conn, grants| accounts::authenticate(conn, grants, digest))
     }
 
     async fn record_key_use(&self, id: ApiKeyId, at: Timestamp) -> StoreResult<()> {
