@@ -4,10 +4,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc instead of the system allocator: a request allocates and frees dozens of small
-/// buffers, and glibc's malloc spent about a fifth of a GET's instructions on them.
+/// jemalloc instead of the system allocator: a request allocates and frees dozens of small
+/// buffers, and glibc's malloc spent about a fifth of a GET's instructions on them. It also
+/// takes SQLite's own malloc calls (the crate's unprefixed feature): left on glibc, SQLite's
+/// 64 KiB statement-journal chunk, freed after every write, made glibc trim and re-fault the
+/// writer thread's heap, doubling the kernel time of a write.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
