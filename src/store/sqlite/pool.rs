@@ -48,33 +48,46 @@ impl ReadPool {
         self.run(|reader| read(&reader.conn))
     }
 
-    /// Like `with`, and also hands over the connection's cache of key grants.
+    /// Like `with`, and also hands over the connection's cache of key grants. Outside a
+    /// request's scope the read still runs in a transaction of its own: the data version and
+    /// the key's row it guards must come from one snapshot, under one read lock.
     pub fn with_grants<T>(
         &self,
         mut read: impl FnMut(&Connection, &mut GrantCache) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        self.run(|reader| read(&reader.conn, &mut reader.grants))
+        let mut read = |reader: &mut Reader| read(&reader.conn, &mut reader.grants);
+        match self.in_scope(&mut read) {
+            Some(result) => result,
+            None => Snapshot::new(self.idle.clone()).reader().and_then(read),
+        }
     }
 
     /// `read` is `FnMut` so that it is still at hand when there turns out to be no scope; it
     /// runs once either way.
     fn run<T>(&self, mut read: impl FnMut(&mut Reader) -> StoreResult<T>) -> StoreResult<T> {
-        let scoped = with_read_scope(|slot| {
-            let snapshot = slot
-                .get_or_insert_with(|| Box::new(Snapshot::new(self.idle.clone())))
-                .downcast_mut::<Snapshot>()
-                // The scope belongs to another store (two stores in one process, as in tests).
-                .filter(|snapshot| Arc::ptr_eq(&snapshot.idle, &self.idle))?;
-            Some(snapshot.reader().and_then(&mut read))
-        })
-        .flatten();
-        if let Some(result) = scoped {
+        if let Some(result) = self.in_scope(&mut read) {
             return result;
         }
         let mut reader = self.idle.take()?;
         let result = read(&mut reader);
         self.idle.put(reader);
         result
+    }
+
+    /// Runs `read` in the request's snapshot; `None` (without running it) outside a scope.
+    fn in_scope<T>(
+        &self,
+        read: &mut impl FnMut(&mut Reader) -> StoreResult<T>,
+    ) -> Option<StoreResult<T>> {
+        with_read_scope(|slot| {
+            let snapshot = slot
+                .get_or_insert_with(|| Box::new(Snapshot::new(self.idle.clone())))
+                .downcast_mut::<Snapshot>()
+                // The scope belongs to another store (two stores in one process, as in tests).
+                .filter(|snapshot| Arc::ptr_eq(&snapshot.idle, &self.idle))?;
+            Some(snapshot.reader().and_then(read))
+        })
+        .flatten()
     }
 }
 
@@ -243,6 +256,20 @@ mod tests {
             })
             .unwrap();
         assert_eq!(busy, 0);
+    }
+
+    #[test]
+    fn a_grant_read_outside_a_scope_runs_in_a_transaction_of_its_own() {
+        let (_dir, pool, _writer) = pool_with_one_row();
+
+        let in_transaction = pool
+            .with_grants(|conn, _| Ok(!conn.is_autocommit()))
+            .unwrap();
+
+        assert!(in_transaction);
+        let idle = pool.idle.lock();
+        assert_eq!(idle.len(), 1);
+        assert!(idle[0].conn.is_autocommit(), "and ends it");
     }
 
     #[test]

@@ -107,33 +107,34 @@ fn run(conn: &Connection, receiver: &mpsc::Receiver<Box<dyn WriteJob>>) {
 }
 
 /// Runs every job in one transaction. Each job of a batch runs under its own savepoint, so a
-/// failing job undoes only its own changes.
+/// failing job undoes only its own changes. The control statements are prepared once and kept:
+/// a batch runs two or three of them per job.
 fn commit_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> bool {
-    if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(error) = execute(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %error, "could not begin a write transaction");
         return false;
     }
 
     for job in batch.iter_mut() {
-        if conn.execute_batch("SAVEPOINT job").is_err() {
+        if execute(conn, "SAVEPOINT job").is_err() {
             break;
         }
-        let undo = if job.run(conn) {
-            "RELEASE job"
-        } else {
-            "ROLLBACK TO job; RELEASE job"
-        };
-        if conn.execute_batch(undo).is_err() {
+        let kept = job.run(conn) || execute(conn, "ROLLBACK TO job").is_ok();
+        if !kept || execute(conn, "RELEASE job").is_err() {
             break;
         }
     }
 
-    match conn.execute_batch("COMMIT") {
+    match execute(conn, "COMMIT") {
         Ok(()) => true,
         Err(error) => {
             tracing::error!(error = %error, "write transaction failed to commit");
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = execute(conn, "ROLLBACK");
             false
         }
     }
+}
+
+fn execute(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
