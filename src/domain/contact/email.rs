@@ -82,12 +82,17 @@ impl Email {
 /// distinct domains `straße.de` and `strasse.de` meet in one filter, which is harmless because
 /// a filter may find several customers anyway. Composed and decomposed accents fold alike.
 pub fn fold_email(text: &str) -> String {
-    text.trim()
-        .chars()
-        .nfd()
-        .default_case_fold()
-        .nfc()
-        .collect()
+    let text = text.trim();
+    // For ASCII, decomposition and composition change nothing and folding is lowercasing; the
+    // full path cost about a seventh of a list-by-email request.
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
+    full_fold(text)
+}
+
+fn full_fold(text: &str) -> String {
+    text.chars().nfd().default_case_fold().nfc().collect()
 }
 
 /// Characters no addressable mailbox holds, whatever the syntax allows around them.
@@ -357,6 +362,11 @@ mod tests {
             raw in "[a-zA-Z0-9 .+_\"<>@,;:()\\\\\\[\\]ß\u{0}\u{200B}-]{0,80}"
         ) {
             check_outcome(&raw)?;
+        }
+
+        #[test]
+        fn the_ascii_shortcut_folds_as_the_full_path_does(raw in "[\\x00-\\x7F]{0,80}") {
+            prop_assert_eq!(fold_email(&raw), full_fold(raw.trim()));
         }
 
         #[test]
