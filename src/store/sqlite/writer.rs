@@ -119,8 +119,10 @@ fn commit_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> bool {
         if execute(conn, "SAVEPOINT job").is_err() {
             break;
         }
-        let kept = job.run(conn) || execute(conn, "ROLLBACK TO job").is_ok();
-        if !kept || execute(conn, "RELEASE job").is_err() {
+        if !job.run(conn) && execute(conn, "ROLLBACK TO job").is_err() {
+            break;
+        }
+        if execute(conn, "RELEASE job").is_err() {
             break;
         }
     }
@@ -137,4 +139,44 @@ fn commit_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> bool {
 
 fn execute(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer_on_fresh_file() -> (tempfile::TempDir, Writer, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("writer.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER NOT NULL);")
+            .unwrap();
+        (dir, Writer::start(conn).unwrap(), path)
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_undoes_only_its_own_changes() {
+        let (_dir, writer, path) = writer_on_fresh_file();
+
+        let kept = writer.write(|conn| Ok(conn.execute("INSERT INTO t VALUES (1)", [])?));
+        let failed = writer.write(|conn| {
+            conn.execute("INSERT INTO t VALUES (2)", [])?;
+            Err::<usize, _>(StoreError::Invalid("refused after writing".to_owned()))
+        });
+        let also_kept = writer.write(|conn| Ok(conn.execute("INSERT INTO t VALUES (3)", [])?));
+        let (kept, failed, also_kept) = tokio::join!(kept, failed, also_kept);
+
+        assert_eq!(kept.unwrap(), 1);
+        assert!(matches!(failed, Err(StoreError::Invalid(_))));
+        assert_eq!(also_kept.unwrap(), 1);
+        let rows: Vec<i64> = Connection::open(&path)
+            .unwrap()
+            .prepare("SELECT n FROM t ORDER BY n")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [1, 3]);
+    }
 }
