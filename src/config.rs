@@ -70,7 +70,7 @@ pub enum Command {
 /// Settings of `renvo serve`.
 #[derive(Debug, Args)]
 pub struct ServeOptions {
-    /// Address to listen on.
+    /// IP address and port to listen on, such as `127.0.0.1:8080` (not a host name).
     #[arg(long, env = "RENVO_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
