@@ -12,9 +12,7 @@ use super::body::{Field, JsonObject};
 use super::error::ApiError;
 use super::idempotency::{IdempotencyKeyParam, idempotency_claim};
 use super::list::{ListOut, ListQuery, PageParams};
-use super::openapi::{
-    BadRequest, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated, Unavailable,
-};
+use super::openapi::NotFound;
 use super::path::PathId;
 use super::{AppState, json_response, stored_response};
 use crate::domain::contact::{Email, Language, Phone, fold_email};
@@ -60,10 +58,6 @@ pub fn router(prefix: &str) -> Router<AppState> {
     ),
     responses(
         (status = 200, description = "A page of customers.", body = ListOut<CustomerOut>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn list_customers(
@@ -93,10 +87,7 @@ pub async fn list_customers(
     params(CustomerIdParam),
     responses(
         (status = 200, description = "The customer.", body = CustomerOut),
-        (status = 401, response = Unauthenticated),
         (status = 404, response = NotFound),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn retrieve_customer(
@@ -129,12 +120,6 @@ pub async fn retrieve_customer(
         (status = 201, description = "The new customer.", body = CustomerOut,
             headers(("Idempotent-Replayed" = String,
                 description = "`true` on a replayed answer."))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 409, response = Conflict),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn create_customer(
@@ -166,13 +151,7 @@ pub async fn create_customer(
         (status = 200, description = "The customer after the update.", body = CustomerOut,
             headers(("Idempotent-Replayed" = String,
                 description = "`true` on a replayed answer."))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn update_customer(

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use super::customers::CustomerOut;
 use super::error::{ApiError, echo};
 use super::list::{ListOut, ListQuery, PageParams};
-use super::openapi::{BadRequest, NotFound, RateLimited, Unauthenticated, Unavailable};
+use super::openapi::NotFound;
 use super::path::PathId;
 use super::{AppState, json_response};
 use crate::domain::EventId;
@@ -42,10 +42,6 @@ pub fn router(prefix: &str) -> Router<AppState> {
     ),
     responses(
         (status = 200, description = "A page of events.", body = ListOut<EventOut>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn list_events(
@@ -87,10 +83,7 @@ pub async fn list_events(
     params(EventIdParam),
     responses(
         (status = 200, description = "The event.", body = EventOut),
-        (status = 401, response = Unauthenticated),
         (status = 404, response = NotFound),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn retrieve_event(

@@ -110,6 +110,7 @@ impl Modify for Conventions {
         add_shared_components(components);
 
         for item in document.paths.paths.values_mut() {
+            add_access_responses(item);
             operations_mut(item).for_each(add_middleware_behaviour);
         }
         for response in components.responses.values_mut() {
@@ -128,25 +129,77 @@ fn add_middleware_behaviour(operation: &mut Operation) {
     let parameters = operation.parameters.get_or_insert_with(Vec::new);
     parameters.push(RefOr::Ref(version));
 
-    let mut statuses = vec![("400", "BadRequest"), ("500", "InternalError")];
+    add_responses(
+        operation,
+        &[("400", "BadRequest"), ("500", "InternalError")],
+    );
     if operation.request_body.is_some() {
         // What the shared body extractor answers, whichever route reads the body.
-        statuses.extend([
-            ("408", "RequestTimeout"),
-            ("413", "PayloadTooLarge"),
-            ("415", "UnsupportedMediaType"),
-        ]);
+        add_responses(
+            operation,
+            &[
+                ("408", "RequestTimeout"),
+                ("413", "PayloadTooLarge"),
+                ("415", "UnsupportedMediaType"),
+            ],
+        );
     }
-    let responses = &mut operation.responses.responses;
-    for (status, name) in statuses {
-        responses
-            .entry(status.to_owned())
-            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
-    }
-    for response in responses.values_mut() {
+    for response in operation.responses.responses.values_mut() {
         if let RefOr::T(response) = response {
             add_response_headers(&mut response.headers);
         }
+    }
+}
+
+/// What the shared key check answers on every route that needs a key: 401, 429 (the per-key
+/// rate limit) and 503 (the database behind it); 403 on writes, which a `read` key may not
+/// make; and 409 where an `Idempotency-Key` can still be in flight.
+fn add_access_responses(item: &mut PathItem) {
+    let writes = [
+        item.post.as_mut(),
+        item.put.as_mut(),
+        item.patch.as_mut(),
+        item.delete.as_mut(),
+    ];
+    for operation in writes.into_iter().flatten().filter(|op| needs_key(op)) {
+        add_responses(operation, &[("403", "Forbidden")]);
+    }
+    for operation in operations_mut(item).filter(|op| needs_key(op)) {
+        add_responses(
+            operation,
+            &[
+                ("401", "Unauthenticated"),
+                ("429", "RateLimited"),
+                ("503", "Unavailable"),
+            ],
+        );
+        if takes_idempotency_key(operation) {
+            add_responses(operation, &[("409", "Conflict")]);
+        }
+    }
+}
+
+fn needs_key(operation: &Operation) -> bool {
+    operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty())
+}
+
+fn takes_idempotency_key(operation: &Operation) -> bool {
+    operation.parameters.iter().flatten().any(
+        |parameter| matches!(parameter, RefOr::T(parameter) if parameter.name == "Idempotency-Key"),
+    )
+}
+
+/// Adds each status, as the named shared response, unless the operation declares its own.
+fn add_responses(operation: &mut Operation, statuses: &[(&str, &str)]) {
+    for (status, name) in statuses {
+        operation
+            .responses
+            .responses
+            .entry((*status).to_owned())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
     }
 }
 

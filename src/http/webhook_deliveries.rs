@@ -13,9 +13,7 @@ use super::error::ApiError;
 use super::events::EventIdParam;
 use super::idempotency::{IdempotencyKeyParam, idempotency_claim, rendered};
 use super::list::{ListOut, ListQuery, PageParams};
-use super::openapi::{
-    BadRequest, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated, Unavailable,
-};
+use super::openapi::NotFound;
 use super::path::PathId;
 use super::webhook_endpoints::{WebhookEndpointIdParam, existing_endpoint};
 use super::webhook_wire::{EventResendIn, EventResendObject, EventResendOut, WebhookAttemptOut};
@@ -50,11 +48,7 @@ pub fn router(prefix: &str) -> Router<AppState> {
     responses(
         (status = 200, description = "A page of delivery attempts.",
             body = ListOut<WebhookAttemptOut>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
         (status = 404, response = NotFound),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn list_webhook_attempts(
@@ -96,13 +90,7 @@ pub async fn list_webhook_attempts(
             body = EventResendOut,
             headers(("Idempotent-Replayed" = String,
                 description = "`true` on a replayed answer."))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn resend_event(

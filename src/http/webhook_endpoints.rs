@@ -13,9 +13,7 @@ use super::body::{Field, JsonObject};
 use super::error::ApiError;
 use super::idempotency::{IdempotencyKeyParam, idempotency_claim, rendered};
 use super::list::{ListOut, ListQuery, PageParams};
-use super::openapi::{
-    BadRequest, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated, Unavailable,
-};
+use super::openapi::NotFound;
 use super::path::PathId;
 use super::webhook_wire::{
     WebhookEndpointCreateIn, WebhookEndpointCreatedOut, WebhookEndpointDeletedOut,
@@ -70,12 +68,6 @@ pub fn router(prefix: &str) -> Router<AppState> {
             body = WebhookEndpointCreatedOut,
             headers(("Idempotent-Replayed" = String,
                 description = "`true` on a replayed answer."))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 409, response = Conflict),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn create_webhook_endpoint(
@@ -132,10 +124,6 @@ pub async fn create_webhook_endpoint(
     responses(
         (status = 200, description = "A page of webhook endpoints.",
             body = ListOut<WebhookEndpointOut>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn list_webhook_endpoints(
@@ -163,10 +151,7 @@ pub async fn list_webhook_endpoints(
     params(WebhookEndpointIdParam),
     responses(
         (status = 200, description = "The webhook endpoint.", body = WebhookEndpointOut),
-        (status = 401, response = Unauthenticated),
         (status = 404, response = NotFound),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn retrieve_webhook_endpoint(
@@ -194,13 +179,7 @@ pub async fn retrieve_webhook_endpoint(
         (status = 200, description = "The endpoint after the update.", body = WebhookEndpointOut,
             headers(("Idempotent-Replayed" = String,
                 description = "`true` on a replayed answer."))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn update_webhook_endpoint(
@@ -239,11 +218,7 @@ pub async fn update_webhook_endpoint(
     responses(
         (status = 200, description = "The endpoint was deleted.",
             body = WebhookEndpointDeletedOut),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 429, response = RateLimited),
-        (status = 503, response = Unavailable),
     ),
 )]
 pub async fn delete_webhook_endpoint(
