@@ -4,6 +4,7 @@
 mod email;
 mod language;
 mod phone;
+mod phone_rules;
 
 pub use email::{Email, fold_email};
 pub use language::Language;

@@ -175,7 +175,7 @@ fn e164(digits: &str) -> Result<String, &'static str> {
         ParseError::TooLong => "is too long.",
         _ => "is not a phone number.",
     })?;
-    if !number.is_valid() {
+    if !super::phone_rules::is_valid(&number) {
         return Err("is not a valid number for its country; check the digits.");
     }
     let e164 = number.format().mode(Mode::E164).to_string();
