@@ -61,13 +61,15 @@ impl SqliteStore {
         migrate(&options).await?;
 
         let write_conn = connect(&path)?;
-        // The writer keeps SQLite's own checkpoint after a commit past 1,000 WAL pages: with no
-        // append racing it, that one completes, so the WAL starts over (and is cut back to
-        // 64 MiB). The checkpoint thread has copied most pages by then, so it is short.
-        write_conn.execute_batch("PRAGMA journal_size_limit = 67108864;")?;
-        let checkpointer = Checkpointer::start(path.clone())?;
+        // The checkpoint thread restarts the WAL well before the writer's own checkpoint would;
+        // a restart cuts the file back to 64 MiB when it grew past that.
+        write_conn.execute_batch(&format!(
+            "PRAGMA journal_size_limit = 67108864; PRAGMA wal_autocheckpoint = {};",
+            checkpoint::WRITER_BACKSTOP
+        ))?;
         let writer =
             Writer::start(write_conn).map_err(|error| StoreError::Invalid(error.to_string()))?;
+        let checkpointer = Checkpointer::start(path.clone(), writer.clone())?;
         Ok(SqliteStore {
             _checkpointer: checkpointer,
             readers: ReadPool::new(path.clone()),

@@ -53,10 +53,17 @@ where
     }
 }
 
+/// What the writer thread is asked to do.
+enum Message {
+    Write(Box<dyn WriteJob>),
+    /// Copy the WAL's last frames back between two batches; answered when done.
+    FinishCheckpoint(mpsc::SyncSender<()>),
+}
+
 /// The handle requests use to queue writes. The writer thread ends when every handle is gone.
 #[derive(Clone)]
 pub struct Writer {
-    queue: mpsc::Sender<Box<dyn WriteJob>>,
+    queue: mpsc::Sender<Message>,
 }
 
 impl Writer {
@@ -82,26 +89,53 @@ impl Writer {
             reply,
         });
         self.queue
-            .send(job)
+            .send(Message::Write(job))
             .map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
+
+    /// Has the writer copy the frames still in the WAL back into the database, between two
+    /// batches, and waits for it; `false` when the writer has stopped. With every frame copied,
+    /// the next write transaction starts the WAL over.
+    pub fn finish_checkpoint(&self) -> bool {
+        let (done, finished) = mpsc::sync_channel(1);
+        self.queue.send(Message::FinishCheckpoint(done)).is_ok() && finished.recv().is_ok()
+    }
 }
 
-fn run(conn: &Connection, receiver: &mpsc::Receiver<Box<dyn WriteJob>>) {
+fn run(conn: &Connection, receiver: &mpsc::Receiver<Message>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut checkpoint = None;
     while let Ok(first) = receiver.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Write(job) => batch.push(job),
+                // The batch collected so far commits first.
+                Message::FinishCheckpoint(done) => {
+                    checkpoint = Some(done);
+                    break;
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = receiver.try_recv().ok();
             }
         }
-        let committed = commit_batch(conn, &mut batch);
-        metrics::histogram!("renvo_sqlite_batch_size").record(batch.len() as f64);
-        for job in batch.drain(..) {
-            job.finish(committed);
+        if !batch.is_empty() {
+            let committed = commit_batch(conn, &mut batch);
+            metrics::histogram!("renvo_sqlite_batch_size").record(batch.len() as f64);
+            for job in batch.drain(..) {
+                job.finish(committed);
+            }
+        }
+        if let Some(done) = checkpoint.take() {
+            let copied = conn
+                .prepare_cached("PRAGMA wal_checkpoint(PASSIVE)")
+                .and_then(|mut statement| statement.query_row([], |_| Ok(())));
+            if let Err(error) = copied {
+                tracing::warn!(error = %error, "WAL checkpoint failed");
+            }
+            let _ = done.send(());
         }
     }
 }
@@ -149,8 +183,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("writer.db");
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER NOT NULL);")
-            .unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; \
+             CREATE TABLE t (n INTEGER NOT NULL);",
+        )
+        .unwrap();
         (dir, Writer::start(conn).unwrap(), path)
     }
 
@@ -178,5 +215,28 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(rows, [1, 3]);
+    }
+
+    fn wal_frames(path: &std::path::Path) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_finished_checkpoint_lets_the_next_write_start_the_wal_over() {
+        let (_dir, writer, path) = writer_on_fresh_file();
+        let insert = |conn: &Connection| Ok(conn.execute("INSERT INTO t VALUES (1)", [])?);
+        // Fifty commits, fifty frames, none copied back: the writer's own checkpoint is off.
+        for _ in 0..50 {
+            writer.write(insert).await.unwrap();
+        }
+        let finishing = writer.clone();
+        let finished = tokio::task::spawn_blocking(move || finishing.finish_checkpoint());
+        assert!(finished.await.unwrap());
+        writer.write(insert).await.unwrap();
+
+        assert_eq!(wal_frames(&path), 1);
     }
 }
