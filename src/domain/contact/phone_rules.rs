@@ -78,28 +78,13 @@ struct Rules {
 
 impl Rules {
     fn compile(meta: &'static Metadata) -> Option<Rules> {
-        let descriptors = meta.descriptors();
-        let types = [
-            descriptors.premium_rate(),
-            descriptors.toll_free(),
-            descriptors.shared_cost(),
-            descriptors.voip(),
-            descriptors.personal_number(),
-            descriptors.pager(),
-            descriptors.uan(),
-            descriptors.voicemail(),
-            descriptors.fixed_line(),
-            descriptors.mobile(),
-        ];
         let leading_digits = match meta.leading_digits() {
             Some(pattern) => Some(anchored(pattern.as_str())?),
             None => None,
         };
         Some(Rules {
-            general: Pattern::compile(descriptors.general())?,
-            types: types
-                .into_iter()
-                .flatten()
+            general: Pattern::compile(meta.descriptors().general())?,
+            types: number_types(meta)
                 .map(Pattern::compile)
                 .collect::<Option<_>>()?,
             leading_digits,
@@ -142,16 +127,37 @@ fn anchored(pattern: &str) -> Option<Regex> {
         .ok()
 }
 
+/// The descriptors of the number types a valid number must match one of.
+fn number_types(meta: &'static Metadata) -> impl Iterator<Item = &'static Descriptor> {
+    let descriptors = meta.descriptors();
+    [
+        descriptors.premium_rate(),
+        descriptors.toll_free(),
+        descriptors.shared_cost(),
+        descriptors.voip(),
+        descriptors.personal_number(),
+        descriptors.pager(),
+        descriptors.uan(),
+        descriptors.voicemail(),
+        descriptors.fixed_line(),
+        descriptors.mobile(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Every metadata entry: by region, and by calling code for the non-geographic entries that
+/// share the region id `001`.
+fn every_metadata() -> impl Iterator<Item = &'static Metadata> {
+    let database = &*DATABASE;
+    let by_code = (1..1000u16).filter_map(|code| database.by_code(&code));
+    database.iter().chain(by_code.flatten())
+}
+
 /// Each region's rules, compiled on first use. Keyed by the metadata's address: several
 /// non-geographic entries share the region id `001`.
 static RULES: LazyLock<HashMap<usize, OnceLock<Option<Rules>>>> = LazyLock::new(|| {
-    let database = &*DATABASE;
-    let by_code = (1..1000u16)
-        .filter_map(|code| database.by_code(&code))
-        .flatten();
-    database
-        .iter()
-        .chain(by_code)
+    every_metadata()
         .map(|meta| (address(meta), OnceLock::new()))
         .collect()
 });
@@ -175,26 +181,9 @@ mod tests {
 
     /// Every region's example numbers of every type, as `+code national`.
     fn examples() -> Vec<String> {
-        let database = &*DATABASE;
-        let by_code = (1..1000u16)
-            .filter_map(|code| database.by_code(&code))
-            .flatten();
         let mut numbers = Vec::new();
-        for meta in database.iter().chain(by_code) {
-            let d = meta.descriptors();
-            let kinds = [
-                d.fixed_line(),
-                d.mobile(),
-                d.toll_free(),
-                d.premium_rate(),
-                d.shared_cost(),
-                d.personal_number(),
-                d.voip(),
-                d.pager(),
-                d.uan(),
-                d.voicemail(),
-            ];
-            for example in kinds.into_iter().flatten().filter_map(Descriptor::example) {
+        for meta in every_metadata() {
+            for example in number_types(meta).filter_map(Descriptor::example) {
                 numbers.push(format!("+{}{example}", meta.country_code()));
             }
         }
@@ -210,14 +199,9 @@ mod tests {
 
     #[test]
     fn every_region_compiles_for_ascii() {
-        let failed: Vec<&str> = RULES
-            .keys()
-            .filter_map(|address| {
-                let meta = DATABASE
-                    .iter()
-                    .find(|meta| super::address(meta) == *address)?;
-                rules(meta).is_none().then(|| meta.id())
-            })
+        let failed: Vec<&str> = every_metadata()
+            .filter(|meta| rules(meta).is_none())
+            .map(Metadata::id)
             .collect();
         assert!(
             failed.is_empty(),
