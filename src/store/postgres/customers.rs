@@ -91,7 +91,17 @@ pub async fn create_customer(
     claim: Option<&IdempotencyClaim>,
 ) -> StoreResult<StoredResponse> {
     let mut tx = pool.begin().await?;
-    if let Some(kept) = idempotency::begin_claim(&mut tx, tenant, claim).await? {
+    // Rolled back here, not on drop: a dropped transaction keeps the key's advisory lock
+    // until its connection is next used, and the client's next request would meet a 409.
+    let claimed = idempotency::begin_claim(&mut tx, tenant, claim).await;
+    let kept = match claimed {
+        Ok(kept) => kept,
+        Err(error) => {
+            tx.rollback().await?;
+            return Err(error);
+        }
+    };
+    if let Some(kept) = kept {
         tx.rollback().await?;
         return Ok(kept);
     }
@@ -127,7 +137,17 @@ pub async fn update_customer(
     claim: Option<&IdempotencyClaim>,
 ) -> StoreResult<Option<StoredResponse>> {
     let mut tx = pool.begin().await?;
-    if let Some(kept) = idempotency::begin_claim(&mut tx, tenant, claim).await? {
+    // Rolled back here, not on drop: a dropped transaction keeps the key's advisory lock
+    // until its connection is next used, and the client's next request would meet a 409.
+    let claimed = idempotency::begin_claim(&mut tx, tenant, claim).await;
+    let kept = match claimed {
+        Ok(kept) => kept,
+        Err(error) => {
+            tx.rollback().await?;
+            return Err(error);
+        }
+    };
+    if let Some(kept) = kept {
         tx.rollback().await?;
         return Ok(Some(kept));
     }
