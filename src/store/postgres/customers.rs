@@ -3,6 +3,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
+use super::idempotency::Begun;
 use super::{events, idempotency, rows, webhooks};
 use crate::domain::contact::fold_email;
 use crate::domain::customer::{Customer, CustomerPatch, NewCustomer};
@@ -90,21 +91,10 @@ pub async fn create_customer(
     new: NewCustomer,
     claim: Option<&IdempotencyClaim>,
 ) -> StoreResult<StoredResponse> {
-    let mut tx = pool.begin().await?;
-    // Rolled back here, not on drop: a dropped transaction keeps the key's advisory lock
-    // until its connection is next used, and the client's next request would meet a 409.
-    let claimed = idempotency::begin_claim(&mut tx, tenant, claim).await;
-    let kept = match claimed {
-        Ok(kept) => kept,
-        Err(error) => {
-            tx.rollback().await?;
-            return Err(error);
-        }
+    let mut tx = match idempotency::begin(pool, tenant, claim).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Kept(kept) => return Ok(kept),
     };
-    if let Some(kept) = kept {
-        tx.rollback().await?;
-        return Ok(kept);
-    }
 
     let customer = new.into_customer(
         CustomerId::generate(),
@@ -136,21 +126,10 @@ pub async fn update_customer(
     patch: CustomerPatch,
     claim: Option<&IdempotencyClaim>,
 ) -> StoreResult<Option<StoredResponse>> {
-    let mut tx = pool.begin().await?;
-    // Rolled back here, not on drop: a dropped transaction keeps the key's advisory lock
-    // until its connection is next used, and the client's next request would meet a 409.
-    let claimed = idempotency::begin_claim(&mut tx, tenant, claim).await;
-    let kept = match claimed {
-        Ok(kept) => kept,
-        Err(error) => {
-            tx.rollback().await?;
-            return Err(error);
-        }
+    let mut tx = match idempotency::begin(pool, tenant, claim).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Kept(kept) => return Ok(Some(kept)),
     };
-    if let Some(kept) = kept {
-        tx.rollback().await?;
-        return Ok(Some(kept));
-    }
 
     let Some(current) = customer_for_update(&mut tx, tenant, id).await? else {
         tx.rollback().await?;

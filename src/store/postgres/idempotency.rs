@@ -31,16 +31,42 @@ pub fn lock_id(tenant: Tenant, key: &str) -> i64 {
     i64::from_be_bytes(head)
 }
 
-/// Opens the idempotent part of a write transaction: takes the key's lock and answers with the
-/// kept response when there is one (the caller then writes nothing).
-pub async fn begin_claim(
-    tx: &mut PgConnection,
+/// How a write transaction starts under an `Idempotency-Key`.
+pub enum Begun {
+    /// The key's lock is held (or there is no key): do the write.
+    Fresh(Transaction<'static, Postgres>),
+    /// The key already has a response; nothing is written.
+    Kept(StoredResponse),
+}
+
+/// Opens a write transaction and takes the key's lock, answering with the kept response when
+/// there is one. Every way out but `Fresh` rolls back before answering: a dropped transaction
+/// keeps the key's advisory lock until its connection is next used, and the client's next
+/// request with that key would meet a 409.
+pub async fn begin(
+    pool: &PgPool,
     tenant: Tenant,
     claim: Option<&IdempotencyClaim>,
-) -> StoreResult<Option<StoredResponse>> {
-    let Some(claim) = claim else { return Ok(None) };
-    lock(tx, tenant, claim).await?;
-    kept_response(tx, tenant, claim).await
+) -> StoreResult<Begun> {
+    let mut tx = pool.begin().await?;
+    let Some(claim) = claim else {
+        return Ok(Begun::Fresh(tx));
+    };
+    let kept = match lock(&mut tx, tenant, claim).await {
+        Ok(()) => kept_response(&mut tx, tenant, claim).await,
+        Err(error) => Err(error),
+    };
+    match kept {
+        Ok(None) => Ok(Begun::Fresh(tx)),
+        Ok(Some(kept)) => {
+            tx.rollback().await?;
+            Ok(Begun::Kept(kept))
+        }
+        Err(error) => {
+            tx.rollback().await?;
+            Err(error)
+        }
+    }
 }
 
 /// Keeps the response with the write and commits both. Should another transaction have kept

@@ -4,6 +4,7 @@
 
 use sqlx::{PgConnection, PgPool, Row};
 
+use super::super::idempotency::Begun;
 use super::super::{idempotency, rows::corrupt};
 use super::outcome::{pause_deliveries, resume_deliveries};
 use super::queue_deliveries;
@@ -38,11 +39,10 @@ pub(super) async fn create(
     claim: Option<&IdempotencyClaim>,
     render: Render<WebhookEndpoint>,
 ) -> StoreResult<StoredResponse> {
-    let mut tx = pool.begin().await?;
-    if let Some(kept) = idempotency::begin_claim(&mut tx, tenant, claim).await? {
-        tx.rollback().await?;
-        return Ok(kept);
-    }
+    let mut tx = match idempotency::begin(pool, tenant, claim).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Kept(kept) => return Ok(kept),
+    };
 
     insert_endpoint(&mut tx, tenant, &endpoint).await?;
 
@@ -120,11 +120,10 @@ pub(super) async fn update(
     claim: Option<&IdempotencyClaim>,
     render: Render<WebhookEndpoint>,
 ) -> StoreResult<Option<StoredResponse>> {
-    let mut tx = pool.begin().await?;
-    if let Some(kept) = idempotency::begin_claim(&mut tx, tenant, claim).await? {
-        tx.rollback().await?;
-        return Ok(Some(kept));
-    }
+    let mut tx = match idempotency::begin(pool, tenant, claim).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Kept(kept) => return Ok(Some(kept)),
+    };
     let row = sqlx::query(endpoint_select!(
         "WHERE id = $1 AND account_id = $2 AND mode = $3 FOR NO KEY UPDATE"
     ))
@@ -230,11 +229,10 @@ pub(super) async fn queue_again(
     claim: Option<&IdempotencyClaim>,
     render: Render<Vec<WebhookEndpointId>>,
 ) -> StoreResult<Option<StoredResponse>> {
-    let mut tx = pool.begin().await?;
-    if let Some(kept) = idempotency::begin_claim(&mut tx, tenant, claim).await? {
-        tx.rollback().await?;
-        return Ok(Some(kept));
-    }
+    let mut tx = match idempotency::begin(pool, tenant, claim).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Kept(kept) => return Ok(Some(kept)),
+    };
     let row =
         sqlx::query("SELECT type FROM events WHERE id = $1 AND account_id = $2 AND mode = $3")
             .bind(event.uuid())
