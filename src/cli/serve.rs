@@ -22,8 +22,6 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
 pub async fn run(store: SharedStore, options: ServeOptions) -> Result<(), CliError> {
-    bootstrap(&store).await?;
-
     let wake = Arc::new(Notify::new());
     let guard = AddressGuard {
         allow_private: options.webhook_allow_private,
@@ -43,6 +41,8 @@ pub async fn run(store: SharedStore, options: ServeOptions) -> Result<(), CliErr
     let listener = TcpListener::bind(options.listen).await.map_err(|error| {
         CliError::Usage(format!("cannot listen on {}: {error}", options.listen))
     })?;
+    // After the bind: keys printed only once must not go to a server that cannot start.
+    bootstrap(&store).await?;
     tracing::info!(address = %options.listen, "listening");
 
     let purger = tokio::spawn(purge_loop(store.clone(), shutdown.clone()));

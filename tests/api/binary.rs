@@ -54,6 +54,25 @@ async fn the_first_start_prints_two_keys_once_and_a_restart_keeps_the_data() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_that_cannot_listen_prints_no_keys_and_the_next_one_does() {
+    let database = Database::fresh();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+
+    let (code, stdout, stderr) = database.run(&["serve", "--listen", &address]).await;
+    assert_ne!(code, 0);
+    assert_eq!(stdout, "", "no keys for a server that never started");
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+
+    let mut server = database.serve(&[]).await;
+    let printed = server.wait_for_stdout("rv_live_").await;
+    let (test_key, _) = printed_keys(&printed);
+    assert_eq!(get(&server, "/v1/customers", &test_key).await.status, 200);
+    server.terminate().await;
+    assert_eq!(server.exit_code().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_request_in_flight_finish_and_exits_0() {
     let database = Database::fresh();
     let mut server = database.serve(&[]).await;
